@@ -1,0 +1,358 @@
+"""Configuration: frozen dataclasses, the single source of every default.
+
+The same field metadata (help, unit, range, choices, run-time safety) feeds the ROS parameter
+declarations, the generated ``config/align3r.yaml``, the command-line flags of every tool and the
+parameter table in README (see :mod:`align3r_ros.config_io`). Nothing else writes a default.
+
+Standard library only: launch files, tools and the ROS layer import this module cheaply.
+ROS parameter names are the dotted paths of the fields, e.g. ``clip.length``, ``align.solver``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping, Optional, Union
+
+from align3r_ros.errors import ConfigError
+
+
+def param(default: Any, help: str, *, unit: str = '', low: Optional[float] = None,
+          high: Optional[float] = None, runtime: bool = False) -> Any:
+    """Declare a config field with its metadata.
+
+    Args:
+        default: the default value (the only place it is written).
+        help: one-line description (ROS descriptor, CLI help, README).
+        unit: physical unit, '' when dimensionless.
+        low, high: inclusive numeric range, None when open.
+        runtime: True when the value may change while the node runs (parameter-set callback).
+    """
+    return field(default=default, metadata={
+        'help': help, 'unit': unit, 'low': low, 'high': high, 'runtime': runtime})
+
+
+class StrEnum(str, Enum):
+    """A string enum that prints as its value (Python 3.10 has no enum.StrEnum)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class PairwiseBackendKind(StrEnum):
+    TORCH = 'torch'
+    ONNX = 'onnx'
+    ORACLE = 'oracle'
+
+
+class CheckpointPrior(StrEnum):
+    """Which monocular prior a pairwise checkpoint was trained with (spec §2.2)."""
+
+    AUTO = 'auto'                    # infer from the weights file name, else accept any
+    DEPTH_PRO = 'depth_pro'          # Align3R-DepthPro: metric depth
+    DEPTH_ANYTHING_V2 = 'depth_anything_v2'  # Align3R-DAv2: relative disparity used as depth
+    NONE = 'none'                    # plain DUSt3R / MonST3R: no prior input
+
+
+class PriorBackendKind(StrEnum):
+    DEPTH_PRO = 'depth_pro'
+    DEPTH_ANYTHING_V2 = 'depth_anything_v2'
+    ONNX = 'onnx'
+    EXTERNAL = 'external'
+    NONE = 'none'
+
+
+class PriorKind(StrEnum):
+    """What a prior map holds."""
+
+    METRIC_DEPTH = 'metric_depth'      # metres along the optical axis
+    RELATIVE_DEPTH = 'relative_depth'  # depth up to an unknown scale
+    DISPARITY = 'disparity'            # affine-invariant inverse depth (Depth Anything V2)
+
+
+class PreprocessMode(StrEnum):
+    CROP = 'crop'      # centre crop to multiples of 16 (demo / pose_test)
+    RESIZE = 'resize'  # anisotropic resize to multiples of 16 (depth_test)
+
+
+class GraphKind(StrEnum):
+    SLIDING_WINDOW = 'sliding_window'  # swin-K: (i, i+1..i+K)
+    STRIDE_WINDOW = 'stride_window'    # swinstride-K: (i, i+1, i+3, ..., i+2K-1)
+    COMPLETE = 'complete'
+
+
+class Solver(StrEnum):
+    ADAM = 'adam'  # reference-compatible first-order schedule
+    FAST = 'fast'  # the faster solver of the same objective
+
+
+class Schedule(StrEnum):
+    LINEAR = 'linear'
+    COSINE = 'cosine'
+
+
+class ConfidenceMode(StrEnum):
+    LOG = 'log'          # weights log(conf) (demo / pose_test)
+    UNIFORM = 'uniform'  # every conf > 1 set to 10 first (depth_test)
+
+
+class MetricScaleMode(StrEnum):
+    AUTO = 'auto'  # metric when the prior is metric
+    ON = 'on'
+    OFF = 'off'
+
+
+class IntrinsicsMode(StrEnum):
+    ESTIMATE = 'estimate'  # focal optimised, principal point at the image centre
+    KNOWN = 'known'        # focal and principal point fixed from the camera
+
+
+class ImageTransport(StrEnum):
+    RAW = 'raw'
+    COMPRESSED = 'compressed'
+
+
+class CameraInfoMode(StrEnum):
+    LATEST = 'latest'
+    SYNC = 'sync'
+    NONE = 'none'
+
+
+class QosReliability(StrEnum):
+    BEST_EFFORT = 'best_effort'
+    RELIABLE = 'reliable'
+
+
+class TfMode(StrEnum):
+    DIRECT = 'direct'
+    REP105 = 'rep105'
+    NONE = 'none'
+
+
+class OutputResolution(StrEnum):
+    INPUT = 'input'      # results resized back to the input image resolution
+    NETWORK = 'network'  # results at the network resolution (e.g. 512x288)
+
+
+class Device(StrEnum):
+    AUTO = 'auto'
+    CPU = 'cpu'
+    CUDA = 'cuda'
+
+
+class DType(StrEnum):
+    FP32 = 'fp32'
+    FP16 = 'fp16'
+    BF16 = 'bf16'
+
+
+@dataclass(frozen=True)
+class PairwiseConfig:
+    backend: PairwiseBackendKind = param(
+        PairwiseBackendKind.TORCH, 'Pairwise point-map backend: torch, onnx or oracle '
+        '(ground truth turned into predictions; needs GT depth and poses)')
+    weights: str = param('', 'Align3R / DUSt3R checkpoint (.pth or .safetensors); '
+                             'for onnx, the directory holding encoder.onnx and decoder.onnx')
+    checkpoint_prior: CheckpointPrior = param(
+        CheckpointPrior.AUTO, 'Prior the checkpoint was trained with; a mismatch with '
+                              'prior.backend is reported at start-up')
+    batch_pairs: int = param(8, 'Pairs decoded per network batch', low=1, high=256)
+    cache_frames: int = param(64, 'Per-frame encoder outputs kept in the cache', low=2, high=4096)
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    noise: float = param(0.02, 'Relative Gaussian noise of oracle point maps', low=0.0, high=1.0)
+    seed: int = param(0, 'Random seed of the oracle backend', low=0)
+    scale_min: float = param(0.5, 'Smallest random per-pair scale', low=1e-3)
+    scale_max: float = param(2.0, 'Largest random per-pair scale', low=1e-3)
+    dynamic_corruption: float = param(
+        0.3, 'Relative displacement given to pixels of moving objects (their pairwise '
+             'predictions disagree with the static scene)', low=0.0)
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    backend: PriorBackendKind = param(
+        PriorBackendKind.DEPTH_PRO, 'Monocular depth prior: depth_pro, depth_anything_v2, '
+                                    'onnx, external (caller supplies depth) or none')
+    weights: str = param('', 'Prior checkpoint (depth_pro.pt, depth_anything_v2_vitl.pth, '
+                             'or an .onnx file for the onnx backend)')
+    model: str = param('vitl', 'Depth Anything V2 size: vits, vitb or vitl')
+    kind: PriorKind = param(PriorKind.METRIC_DEPTH, 'What an onnx or external prior holds: '
+                                                    'metric_depth, relative_depth or disparity')
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    long_side: int = param(512, 'Network input long side (official: 512)', unit='px',
+                           low=16, high=4096)
+    mode: PreprocessMode = param(PreprocessMode.CROP, 'Fit to multiples of 16 by centre '
+                                                      'crop or by resize')
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    kind: GraphKind = param(GraphKind.SLIDING_WINDOW, 'Pair graph inside a clip')
+    window: int = param(5, 'Window size of the pair graph', low=1, high=64)
+    cyclic: bool = param(False, 'Wrap the window around the end of the clip')
+    symmetric: bool = param(True, 'Use both directions (i, j) and (j, i) of every pair')
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    length: int = param(10, 'Frames per clip (M); one keyframe per clip', low=2, high=200)
+    keyframe_window: int = param(8, 'Recent keyframes aligned with each new keyframe '
+                                    '(older ones stay fixed)', low=2, high=64)
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    solver: Solver = param(Solver.FAST, 'Global alignment solver: adam (reference schedule) '
+                                        'or fast')
+    iterations: int = param(300, 'Iterations of the adam solver', low=1, high=100000)
+    lr: float = param(0.01, 'Adam learning rate', low=0.0)
+    lr_min: float = param(1e-3, 'Final learning rate of the schedule', low=0.0)
+    schedule: Schedule = param(Schedule.LINEAR, 'Learning-rate schedule: linear or cosine')
+    confidence: ConfidenceMode = param(ConfidenceMode.LOG, 'Confidence weighting: log '
+                                                           '(demo) or uniform (depth_test)')
+    min_conf_thr: float = param(3.0, 'Confidence below which a pixel is invalid', low=1.0)
+    temporal_weight: float = param(0.01, 'Weight of the temporal smoothing term', low=0.0)
+    translation_weight: float = param(1.0, 'Translation weight inside temporal smoothing',
+                                      low=0.0)
+    shared_focal: bool = param(True, 'One focal length for all frames')
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    intrinsics: IntrinsicsMode = param(
+        IntrinsicsMode.ESTIMATE, 'estimate: focal optimised; known: focal and principal point '
+                                 'fixed from CameraInfo or the static values below')
+    fx: float = param(0.0, 'Static focal x at the input resolution (0: unset)', unit='px',
+                      low=0.0)
+    fy: float = param(0.0, 'Static focal y at the input resolution (0: unset)', unit='px',
+                      low=0.0)
+    cx: float = param(0.0, 'Static principal point x (0: unset)', unit='px', low=0.0)
+    cy: float = param(0.0, 'Static principal point y (0: unset)', unit='px', low=0.0)
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    metric: MetricScaleMode = param(MetricScaleMode.AUTO, 'Metric scale from a metric prior: '
+                                                          'auto, on or off')
+    smoothing: float = param(0.2, 'Weight of a new keyframe scale estimate in the tracked '
+                                  'scale (exponential smoothing)', low=0.0, high=1.0)
+    min_pixels: int = param(200, 'Confident static pixels needed for a scale estimate', low=1)
+
+
+@dataclass(frozen=True)
+class DynamicConfig:
+    enabled: bool = param(True, 'Detect dynamic pixels from pairwise disagreement')
+    threshold: float = param(0.1, 'Relative 3-D disagreement above which a pixel is dynamic',
+                             low=0.0)
+    weight: float = param(0.1, 'Confidence factor applied to dynamic pixels', low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    transport: ImageTransport = param(ImageTransport.RAW, 'Image input: raw or compressed')
+    camera_info: CameraInfoMode = param(CameraInfoMode.LATEST, 'CameraInfo handling: latest, '
+                                                               'sync or none')
+    use_prior_topic: bool = param(False, 'Subscribe to prior/depth and use it as the prior')
+    reliability: QosReliability = param(QosReliability.BEST_EFFORT, 'Input QoS reliability')
+    qos_depth: int = param(5, 'Input QoS history depth', low=1, high=1000)
+    queue_size: int = param(4, 'Frames queued for the worker (oldest dropped)', low=1,
+                            high=1000)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    resolution: OutputResolution = param(OutputResolution.NETWORK,
+                                         'Publish depth at the network or the input resolution')
+    conf_threshold: float = param(3.0, 'Confidence below which depth is published as NaN',
+                                  low=0.0, runtime=True)
+    point_stride: int = param(2, 'Pixel stride of the point cloud', low=1, high=64,
+                              runtime=True)
+    organized_cloud: bool = param(True, 'Organized (H x W) cloud with NaN, else unorganized',
+                                  runtime=True)
+    publish_depth: bool = param(True, 'Publish ~/depth/image and ~/depth/camera_info',
+                                runtime=True)
+    publish_cloud: bool = param(True, 'Publish ~/points', runtime=True)
+    publish_odometry: bool = param(True, 'Publish ~/odometry and ~/path', runtime=True)
+    path_length: int = param(1000, 'Poses kept in ~/path', low=1, high=1000000, runtime=True)
+    qos_depth: int = param(5, 'Output QoS history depth (reliable, volatile)', low=1, high=1000)
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    world_frame: str = param('align3r_world', 'Frame of the aligned trajectory')
+    tf_mode: TfMode = param(TfMode.DIRECT, 'TF: direct (world -> camera optical), rep105 '
+                                           '(world -> odom) or none')
+    odom_frame: str = param('odom', 'Odometry frame (rep105 mode)')
+    base_frame: str = param('base_link', 'Robot base frame (rep105 mode)')
+    camera_frame: str = param('', 'Override of the image frame_id (empty: use the header)')
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    device: Device = param(Device.AUTO, 'Inference device: auto, cpu or cuda')
+    dtype: DType = param(DType.FP32, 'Inference dtype on accelerators (heads stay fp32)')
+    threads: int = param(0, 'CPU threads for torch (0: leave as is)', low=0, high=256)
+
+
+@dataclass(frozen=True)
+class Align3rConfig:
+    """Root of the configuration tree; field names are the ROS parameter groups."""
+
+    pairwise: PairwiseConfig = field(default_factory=PairwiseConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    dynamic: DynamicConfig = field(default_factory=DynamicConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+ConfigSource = Union[None, str, 'Mapping[str, Any]', Align3rConfig]
+
+
+def load_config(source: ConfigSource = None) -> Align3rConfig:
+    """Build a validated config.
+
+    Args:
+        source: None (defaults); a path to a ROS parameter YAML (``<node>: ros__parameters:``,
+            nested or dotted keys) or a plain YAML mapping; a nested mapping of overrides such as
+            ``{'clip': {'length': 10}}`` or a flat one such as ``{'clip.length': 10}``; or an
+            ``Align3rConfig`` (returned validated).
+
+    Raises:
+        ConfigError: unknown key, wrong type, value outside its range or choices.
+    """
+    from align3r_ros import config_io  # local: keeps this module's import graph tiny
+
+    if source is None:
+        return config_io.validate(Align3rConfig())
+    if isinstance(source, Align3rConfig):
+        return config_io.validate(source)
+    if isinstance(source, (str, bytes)) or hasattr(source, '__fspath__'):
+        return config_io.config_from_yaml_file(source)
+    if isinstance(source, Mapping):
+        return config_io.config_from_mapping(source)
+    raise ConfigError(f'cannot build a config from {type(source).__name__}')
+
+
+def replace_in(config: Align3rConfig, **groups: Mapping[str, Any]) -> Align3rConfig:
+    """Return a copy with some fields of some groups replaced, e.g. ``clip={'length': 5}``."""
+    updates = {}
+    for group_name, values in groups.items():
+        group = getattr(config, group_name)
+        updates[group_name] = dataclasses.replace(group, **dict(values))
+    return dataclasses.replace(config, **updates)

@@ -1,0 +1,130 @@
+"""Typed containers that cross module boundaries.
+
+Conventions (everywhere in the package): camera axes are REP 103 optical (x right, y down,
+z forward); ``T_a_b`` is a 4x4 homogeneous transform mapping points from frame b into frame a, so
+``T_world_cam`` is camera-to-world; ``K`` is 3x3 in pixels for a stated resolution, with pixel
+centres at integer coordinates; depth is metres along z when metric, arbitrary units otherwise;
+stamps are integer nanoseconds. Arrays are numpy, batch-first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from align3r_ros.config import PriorKind
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One input frame.
+
+    Attributes:
+        stamp_ns: acquisition stamp, integer nanoseconds.
+        rgb: (H, W, 3) uint8 RGB image.
+        K: (3, 3) float intrinsics at (H, W), or None when unknown.
+        prior: optional external prior (H', W') float32, metres (any resolution; NaN or 0 =
+            invalid); when given it replaces the configured prior backend for this frame.
+        gt_depth: evaluation / oracle only: (H, W) float metres, NaN or 0 = invalid.
+        gt_T_world_cam: evaluation / oracle only: (4, 4) camera-to-world pose.
+        gt_dynamic_mask: evaluation / oracle only: (H, W) bool, True on moving objects.
+    """
+
+    stamp_ns: int
+    rgb: np.ndarray
+    K: Optional[np.ndarray] = None
+    prior: Optional[np.ndarray] = None
+    gt_depth: Optional[np.ndarray] = None
+    gt_T_world_cam: Optional[np.ndarray] = None
+    gt_dynamic_mask: Optional[np.ndarray] = None
+
+    @property
+    def shape(self) -> tuple:
+        """(H, W) of the image."""
+        return tuple(self.rgb.shape[:2])
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Aligned output for one frame.
+
+    Attributes:
+        stamp_ns: the input frame's stamp (outputs are stamped with it, never with now()).
+        depth: (H, W) float32 at the frame's resolution (or the network's, per
+            ``output.resolution``); metres when ``is_metric``; NaN where invalid.
+        confidence: (H, W) float32, the aligned per-pixel confidence (>= 1 where valid, 0 invalid).
+        K: (3, 3) float64 intrinsics at the resolution of ``depth``.
+        T_world_cam: (4, 4) float64 camera-to-world pose in the engine's world frame.
+        is_metric: True when depth and translations are in metres.
+        dynamic_mask: (H, W) bool, True where the pixel moves relative to the static scene.
+        rgb: (H, W, 3) uint8 colour at the resolution of ``depth`` (for coloured clouds).
+        residual: mean alignment residual of the solve that produced the frame (unitless).
+        status: '' normally; otherwise a short note (e.g. 'reset: size changed') that tools
+            and the node put in diagnostics.
+    """
+
+    stamp_ns: int
+    depth: np.ndarray
+    confidence: np.ndarray
+    K: np.ndarray
+    T_world_cam: np.ndarray
+    is_metric: bool
+    dynamic_mask: np.ndarray
+    rgb: Optional[np.ndarray] = None
+    residual: float = float('nan')
+    status: str = ''
+
+
+@dataclass(frozen=True)
+class PriorMap:
+    """A monocular prior for one frame.
+
+    Attributes:
+        values: (H, W) float32 at the frame's resolution, finite everywhere (invalid pixels
+            filled), in metres for METRIC_DEPTH.
+        kind: what ``values`` holds.
+        focal_px: focal length in pixels at (H, W) when the model predicts one, else None.
+        valid: (H, W) bool, False where the source had no value (filled pixels).
+    """
+
+    values: np.ndarray
+    kind: PriorKind
+    focal_px: Optional[float] = None
+    valid: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
+class PairPredictions:
+    """Pairwise point maps for E directed edges over the views of one request.
+
+    Attributes:
+        edges: (E, 2) int64, indices (i, j) into the list of views that was passed.
+        pts_i: (E, h, w, 3) float32, view i's points in camera i's frame.
+        pts_j: (E, h, w, 3) float32, view j's points in camera i's frame.
+        conf_i: (E, h, w) float32 confidence of ``pts_i`` (>= 1).
+        conf_j: (E, h, w) float32 confidence of ``pts_j`` (>= 1).
+    """
+
+    edges: np.ndarray
+    pts_i: np.ndarray
+    pts_j: np.ndarray
+    conf_i: np.ndarray
+    conf_j: np.ndarray
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.edges.shape[0])
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Counters the node and the replay tool publish as diagnostics."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_dropped: int = 0
+    resets: int = 0
+    last_status: str = ''
+    stage_ms: dict = field(default_factory=dict)

@@ -1,0 +1,45 @@
+"""Shared test fixtures: paths to ../shared, markers that skip cleanly."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """The shared folder beside the project root (fixtures, spec, data)."""
+    return (PROJECT_ROOT / '..' / 'shared').resolve()
+
+
+@pytest.fixture(scope='session')
+def shared() -> Path:
+    path = shared_dir()
+    if not path.is_dir():
+        pytest.skip(f'shared folder not found at {path}')
+    return path
+
+
+def _has_cuda() -> bool:
+    if importlib.util.find_spec('torch') is None:
+        return False
+    import torch
+    return bool(torch.cuda.is_available())
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_gpu = pytest.mark.skip(reason='needs a CUDA GPU')
+    skip_ros = pytest.mark.skip(reason='needs rclpy (a ROS 2 installation)')
+    has_ros = importlib.util.find_spec('rclpy') is not None
+    has_gpu = None
+    for item in items:
+        if 'gpu' in item.keywords:
+            if has_gpu is None:
+                has_gpu = _has_cuda()
+            if not has_gpu:
+                item.add_marker(skip_gpu)
+        if 'ros' in item.keywords and not has_ros:
+            item.add_marker(skip_ros)
