@@ -262,6 +262,7 @@ def markdown_table() -> str:
     flat = config_to_flat(Align3rConfig())
     for spec in param_specs():
         unit = _unit_suffix(dataclasses.replace(spec, runtime=False)).strip(' ()')
+        unit = unit.replace('|', ' \\| ')  # a bare pipe would split the table cell
         rows.append(f'| `{spec.name}` | `{_yaml_scalar(flat[spec.name])}` | {unit} | '
                     f'{"yes" if spec.runtime else ""} | {spec.help} |')
     return '\n'.join(rows) + '\n'
