@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-import torch.nn.functional as F
+from torch.nn import functional as F  # noqa: N812 (conventional name)
 
 from align3r_ros.networks.pairwise.rope import apply_rope, RopeTables
 
@@ -86,7 +86,7 @@ class CrossAttention(nn.Module):
 
 
 class Block(nn.Module):
-    """ViT block: x + attn(norm1(x)); x + mlp(norm2(x)). Used by the encoder and ``dec_blocks_pc``."""
+    """ViT block: x + attn(norm1(x)), then x + mlp(norm2(x)) (encoder, ``dec_blocks_pc``)."""
 
     def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
         super().__init__()

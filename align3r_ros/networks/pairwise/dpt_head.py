@@ -17,7 +17,7 @@ from typing import Sequence, Tuple
 
 import torch
 from torch import nn
-import torch.nn.functional as F
+from torch.nn import functional as F  # noqa: N812 (conventional name)
 
 OFFICIAL_FEATURE_DIM = 256
 OFFICIAL_LAST_DIM = 128

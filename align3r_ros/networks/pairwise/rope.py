@@ -17,17 +17,9 @@ from typing import Dict, Tuple
 
 import torch
 
+from align3r_ros.networks.pairwise.tracing import is_tracing
+
 RopeTables = Tuple[torch.Tensor, torch.Tensor]
-
-
-def _is_tracing() -> bool:
-    if torch.jit.is_tracing():
-        return True
-    onnx = getattr(torch, 'onnx', None)
-    if onnx is not None and onnx.is_in_onnx_export():
-        return True
-    compiler = getattr(torch, 'compiler', None)
-    return bool(compiler is not None and compiler.is_compiling())
 
 
 def tables_from_positions(pos: torch.Tensor, head_dim: int, base: float) -> RopeTables:
@@ -96,7 +88,7 @@ class RotaryEmbedding2D:
         Returns:
             (cos, sin): (N, Dh) float32 in eager mode (cached), (B, 1, N, Dh) when tracing.
         """
-        if _is_tracing():
+        if is_tracing():
             cos, sin = tables_from_positions(pos, head_dim, self.base)
             return cos.unsqueeze(1), sin.unsqueeze(1)
         key = (int(grid_hw[0]), int(grid_hw[1]), int(head_dim), str(pos.device))
