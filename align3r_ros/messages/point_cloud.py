@@ -40,9 +40,10 @@ class CloudArrays:
 
 def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 RGB -> (...) float32 holding the bits 0x00RRGGBB."""
-    rgb = np.asarray(rgb, dtype=np.uint32)
-    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    return packed.astype('<u4').view('<f4')
+    rgb = np.asarray(rgb, dtype=np.uint8)
+    packed = np.zeros(rgb.shape[:-1] + (4,), dtype=np.uint8)  # little-endian bytes B, G, R, 0
+    packed[..., :3] = rgb[..., ::-1]
+    return packed.view('<f4')[..., 0]
 
 
 def unpack_rgb(packed: np.ndarray) -> np.ndarray:
@@ -79,33 +80,32 @@ def depth_to_cloud_msg(depth: np.ndarray, K: np.ndarray, header: Any, types: Mes
             raise ConversionError(f'{name} shape {np.shape(arr)} does not match depth '
                                   f'{depth.shape}')
     s = int(stride)
-    z = depth[::s, ::s].astype(np.float32)
+    z = np.array(depth[::s, ::s], dtype=np.float32)  # a copy: invalid pixels are set NaN
     with np.errstate(invalid='ignore'):
-        valid = np.isfinite(z) & (z > 0)
+        invalid = ~(z > 0) | ~np.isfinite(z)
         if confidence is not None:
-            valid &= np.asarray(confidence)[::s, ::s] >= conf_threshold
+            invalid |= ~(np.asarray(confidence)[::s, ::s] >= conf_threshold)
+    z[invalid] = np.nan  # NaN z makes x and y NaN too
     h, w = z.shape
-    u = np.arange(0, depth.shape[1], s, dtype=np.float32)
-    v = np.arange(0, depth.shape[0], s, dtype=np.float32)
-    points = np.empty((h, w), dtype=POINT_DTYPE)
-    points['x'] = (u[None, :] - np.float32(K[0, 2])) * (z / np.float32(K[0, 0]))
-    points['y'] = (v[:, None] - np.float32(K[1, 2])) * (z / np.float32(K[1, 1]))
-    points['z'] = z
-    points['rgb'] = pack_rgb(rgb[::s, ::s]) if rgb is not None else 0.0
-    if organized:
-        invalid = ~valid
-        for name in ('x', 'y', 'z'):
-            points[name][invalid] = np.nan
-    else:
-        points = points[valid][None, :]
-        h, w = points.shape
+    x_over_z = (np.arange(0, depth.shape[1], s, dtype=np.float32) - np.float32(K[0, 2])) \
+        / np.float32(K[0, 0])
+    y_over_z = (np.arange(0, depth.shape[0], s, dtype=np.float32) - np.float32(K[1, 2])) \
+        / np.float32(K[1, 1])
+    points = np.empty((h, w, 4), dtype='<f4')  # x, y, z, rgb: the POINT_DTYPE layout
+    np.multiply(x_over_z[None, :], z, out=points[..., 0])
+    np.multiply(y_over_z[:, None], z, out=points[..., 1])
+    points[..., 2] = z
+    points[..., 3] = pack_rgb(rgb[::s, ::s]) if rgb is not None else 0.0
+    if not organized:
+        points = points[~invalid][None, :, :]
     return _cloud_msg(points, header, types, is_dense=not organized)
 
 
 def _cloud_msg(points: np.ndarray, header: Any, types: MessageTypes, is_dense: bool) -> Any:
+    """points: (height, width, 4) little-endian float32 x, y, z, rgb."""
     fields = [types.PointField(name=name, offset=4 * i, datatype=types.PointField.FLOAT32,
                                count=1) for i, name in enumerate(_FIELD_NAMES)]
-    height, width = points.shape
+    height, width = points.shape[:2]
     return types.PointCloud2(header=header, height=height, width=width, fields=fields,
                              is_bigendian=False, point_step=POINT_DTYPE.itemsize,
                              row_step=POINT_DTYPE.itemsize * width,

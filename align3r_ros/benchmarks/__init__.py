@@ -1,0 +1,1 @@
+"""Benchmark scripts printing JSON; run through ``align3r-bench <name>``."""
