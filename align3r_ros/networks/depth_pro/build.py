@@ -1,4 +1,4 @@
-"""Builder of Depth Pro from a configuration name, a fixture ``config.json`` mapping or a config."""
+"""Builder of Depth Pro from a configuration name, a config.json mapping or a DepthProConfig."""
 
 from __future__ import annotations
 

@@ -106,7 +106,7 @@ def official_config() -> DepthProConfig:
 
 
 def config_from_mapping(mapping: Mapping[str, Any]) -> DepthProConfig:
-    """Parse the layout of the fixture's ``config.json`` (groups ``vit``, ``encoder``, ``depth_pro``).
+    """Parse the fixture's ``config.json`` layout (groups ``vit``, ``encoder``, ``depth_pro``).
 
     Raises:
         ConfigError: a group or value is missing, or the stated geometry differs from the fixed

@@ -39,7 +39,11 @@ def build_pyramid(x: Tensor) -> tuple:
 
 
 def split_windows(image: Tensor, overlap_ratio: float) -> Tensor:
-    """Cut (B, C, S, S) into overlapping 384-px windows, row-major -> (steps^2 * B, C, 384, 384)."""
+    """Cut (B, C, S, S) into overlapping 384-px windows, row-major.
+
+    Returns:
+        (steps^2 * B, C, 384, 384), window k of image b at index ``k * B + b``.
+    """
     stride = int(VIT_IMAGE_SIZE * (1.0 - overlap_ratio))
     steps = int(math.ceil((image.shape[-1] - VIT_IMAGE_SIZE) / stride)) + 1
     windows = []
@@ -104,7 +108,8 @@ class DepthProEncoder(nn.Module):
         self.hook_block_ids = config.hook_block_ids
         self.patch_encoder = VisionTransformer(config.vit)
         self.image_encoder = VisionTransformer(config.vit)
-        self.upsample_latent0 = project_upsample(width, config.decoder_features, 3, dim_int=dims[0])
+        self.upsample_latent0 = project_upsample(width, config.decoder_features, 3,
+                                                 dim_int=dims[0])
         self.upsample_latent1 = project_upsample(width, dims[0], 2)
         self.upsample0 = project_upsample(width, dims[1], 1)
         self.upsample1 = project_upsample(width, dims[2], 1)
@@ -114,7 +119,7 @@ class DepthProEncoder(nn.Module):
         self.fuse_lowres = nn.Conv2d(2 * dims[3], dims[3], kernel_size=1, bias=True)
 
     def forward(self, x: Tensor) -> list:
-        """(B, 3, 1536, 1536) in [-1, 1] -> list of the 5 encoder maps, highest resolution first."""
+        """(B, 3, 1536, 1536) in [-1, 1] -> the 5 encoder maps, highest resolution first."""
         batch = x.shape[0]
         x0, x1, x2 = build_pyramid(x)
         windows0 = split_windows(x0, LEVEL0[1])

@@ -42,13 +42,18 @@ class DepthProPrediction:
     focallength_px: Tensor
 
 
-def check_image_tensor(x: Tensor) -> Tensor:
-    """Validate a (B, 3, H, W) normalised image; raise InputError naming what is wrong."""
-    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+def check_image_tensor(image: Tensor) -> Tensor:
+    """Validate a (3, H, W) or (B, 3, H, W) normalised image; return it as (B, 3, H, W).
+
+    Raises:
+        InputError: naming the wrong shape or dtype, or non-finite pixels.
+    """
+    if not isinstance(image, Tensor) or image.ndim not in (3, 4) or image.shape[-3] != 3:
+        shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
         raise InputError(f'Depth Pro needs a (3, H, W) or (B, 3, H, W) image tensor, got {shape}')
+    x = image if image.ndim == 4 else image[None]
     if min(x.shape) < 1:
-        raise InputError(f'Depth Pro got an empty image tensor {tuple(x.shape)}')
+        raise InputError(f'Depth Pro got an empty image tensor {tuple(image.shape)}')
     if not x.is_floating_point():
         raise InputError(f'Depth Pro needs a float image in [-1, 1], got dtype {x.dtype}')
     if not bool(torch.isfinite(x).all()):

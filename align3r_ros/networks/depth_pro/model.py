@@ -93,8 +93,8 @@ class DepthPro(nn.Module):
             InputError: wrong shape, non-finite pixels, or a non-finite / non-positive f_px.
             BackendError: the network produced non-finite values (corrupt weights).
         """
-        batched = isinstance(image, Tensor) and image.ndim == 4
-        x = check_image_tensor(image if batched or not isinstance(image, Tensor) else image[None])
+        x = check_image_tensor(image)
+        batched = image.ndim == 4
         focal = None if f_px is None else focal_tensor(f_px, x.shape[0])
         parameter = next(self.parameters())
         x = x.to(device=parameter.device, dtype=parameter.dtype)
