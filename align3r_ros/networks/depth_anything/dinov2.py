@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from align3r_ros.networks.depth_anything.build import DepthAnythingV2Config
+from align3r_ros.networks.depth_anything.pos_embed import resample_pos_grid
 
 
 class PatchEmbed(nn.Module):
@@ -105,20 +106,14 @@ class DinoV2Backbone(nn.Module):
         Reference behaviour: the stored 37x37 grid is used as is for a square 37x37 input;
         otherwise it is resized bicubically (no antialias) with *scale factors*
         (n + 0.1) / 37, which PyTorch uses for the sampling positions (not the output size).
+        Implemented as two resampling matrices (:mod:`.pos_embed`) so that the ONNX export
+        keeps the input size dynamic; equal to ``F.interpolate`` within ~3e-6.
         """
         pos = self.pos_embed.float()
-        if grid_h == grid_w == self.pos_grid:
-            return pos
         dim = pos.shape[-1]
-        grid = pos[:, 1:].reshape(1, self.pos_grid, self.pos_grid, dim).permute(0, 3, 1, 2)
-        scale = ((grid_h + self.interpolate_offset) / self.pos_grid,
-                 (grid_w + self.interpolate_offset) / self.pos_grid)
-        grid = F.interpolate(grid, scale_factor=scale, mode='bicubic', align_corners=False)
-        if tuple(grid.shape[-2:]) != (grid_h, grid_w):
-            raise RuntimeError(f'position embedding resized to {tuple(grid.shape[-2:])}, '
-                               f'expected {(grid_h, grid_w)}')
-        patch_pos = grid.permute(0, 2, 3, 1).reshape(1, grid_h * grid_w, dim)
-        return torch.cat([pos[:, :1], patch_pos], dim=1)
+        grid = pos[0, 1:].reshape(self.pos_grid, self.pos_grid, dim)
+        patch_pos = resample_pos_grid(grid, grid_h, grid_w, self.interpolate_offset)
+        return torch.cat([pos[:, :1], patch_pos.reshape(1, grid_h * grid_w, dim)], dim=1)
 
     def tokens(self, image: torch.Tensor) -> torch.Tensor:
         """Embedded tokens (B, 1 + N, C): class token first, then patches row-major."""
