@@ -49,6 +49,10 @@ class BoundedPath:
     def __len__(self) -> int:
         return len(self._poses)
 
+    @property
+    def max_length(self) -> int:
+        return int(self._poses.maxlen)
+
     def set_max_length(self, max_length: int) -> None:
         """Change the bound, keeping the newest poses."""
         self._poses = deque(self._poses, maxlen=max(int(max_length), 1))
