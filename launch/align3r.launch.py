@@ -1,0 +1,64 @@
+"""Launch the align3r node next to a camera driver.
+
+    ros2 launch align3r_ros align3r.launch.py image:=/camera/color/image_raw \
+        camera_info:=/camera/color/camera_info params_file:=my_params.yaml
+
+Parameters come from the generated config/align3r.yaml, then ``params_file`` (your overrides),
+then ``use_sim_time``; defaults are never redeclared here.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+PACKAGE = 'align3r_ros'
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory(PACKAGE), 'config', 'align3r.yaml')
+    arguments = [
+        DeclareLaunchArgument('namespace', default_value='', description='Node namespace'),
+        DeclareLaunchArgument('params_file', default_value=default_params,
+                              description='Parameter overrides (YAML, node name align3r)'),
+        DeclareLaunchArgument('use_sim_time', default_value='false',
+                              description='Use /clock (true when playing a bag with --clock)'),
+        DeclareLaunchArgument('autostart', default_value='true',
+                              description='Configure and activate the lifecycle node at once'),
+        DeclareLaunchArgument('image', default_value='image', description='Input image topic'),
+        DeclareLaunchArgument('image_compressed', default_value='image/compressed',
+                              description='Input CompressedImage topic (input.transport '
+                                          'compressed)'),
+        DeclareLaunchArgument('camera_info', default_value='camera_info',
+                              description='Input CameraInfo topic'),
+        DeclareLaunchArgument('prior_depth', default_value='prior/depth',
+                              description='External depth prior topic (input.use_prior_topic)'),
+        DeclareLaunchArgument('log_level', default_value='info',
+                              description='debug, info, warn, error or fatal'),
+    ]
+    node = Node(
+        package=PACKAGE,
+        executable='align3r_node',
+        name='align3r',
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        emulate_tty=True,
+        parameters=[
+            default_params,
+            LaunchConfiguration('params_file'),
+            {'use_sim_time': ParameterValue(LaunchConfiguration('use_sim_time'), value_type=bool),
+             'autostart': ParameterValue(LaunchConfiguration('autostart'), value_type=bool)},
+        ],
+        remappings=[
+            ('image', LaunchConfiguration('image')),
+            ('image/compressed', LaunchConfiguration('image_compressed')),
+            ('camera_info', LaunchConfiguration('camera_info')),
+            ('prior/depth', LaunchConfiguration('prior_depth')),
+        ],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+    )
+    return LaunchDescription(arguments + [node])
