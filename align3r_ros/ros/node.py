@@ -31,23 +31,26 @@ from align3r_ros.ros.worker import (
 )
 from align3r_ros.structures import FrameResult
 
-EngineFactory = Callable[[Align3rConfig], Any]
+#: config -> zero-argument engine factory; called once in configure (loads the weights), the
+#: factory once per (re)start of the stream, reusing the loaded backends.
+EngineBuilder = Callable[[Align3rConfig], Callable[[], Any]]
 DIAGNOSTICS_PERIOD_S = 1.0
 
 
-def default_engine_factory(config: Align3rConfig) -> Any:
-    """Build the engine and its backends from the config (loads weights)."""
-    from align3r_ros.engine import Engine
-    return Engine.from_config(config)
+def default_engine_builder(config: Align3rConfig) -> Callable[[], Any]:
+    """Load the backends named by the config once; each call of the result is a fresh engine."""
+    from align3r_ros.engine import Engine, build_backends
+    pairwise, prior = build_backends(config)
+    return lambda: Engine(config, pairwise, prior)
 
 
 class Align3rNode(LifecycleNode):
     """Monocular depth, point clouds and camera poses from an image stream."""
 
-    def __init__(self, *, engine_factory: EngineFactory = default_engine_factory,
+    def __init__(self, *, engine_builder: EngineBuilder = default_engine_builder,
                  **node_kwargs: Any) -> None:
         super().__init__('align3r', **node_kwargs)
-        self._engine_factory = engine_factory
+        self._engine_builder = engine_builder
         self._types = rclpy_message_types()
         params.declare_parameters(self)
         self.config: Optional[Align3rConfig] = None
@@ -72,7 +75,7 @@ class Align3rNode(LifecycleNode):
             self._counters = PipelineCounters()
             self._queue = FrameQueue(config.input.queue_size)
             self._worker = InferenceWorker(
-                lambda: self._engine_factory(config), self._queue, self._counters,
+                self._engine_builder(config), self._queue, self._counters,
                 self._publish_result, self.get_logger())
         except Align3rError as exc:
             self.get_logger().error(f'configure failed: {exc}')

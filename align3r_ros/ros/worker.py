@@ -145,12 +145,20 @@ class InferenceWorker:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the thread (the current push finishes first) and drop queued frames."""
+        """Stop the thread (the current push finishes first), drop queued frames and publish
+        the frames the engine still holds (its partial clip)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
         self._queue.clear()
+        flush = getattr(self._engine, 'flush', None)
+        if callable(flush):
+            try:
+                for result in flush():
+                    self._emit(result, 0.0)
+            except Exception as exc:  # noqa: BLE001 - stopping must not fail
+                self._counters.record_error(f'flush failed: {exc}')
 
     def release(self) -> None:
         """Drop the engine (and with it the models) and free accelerator memory."""

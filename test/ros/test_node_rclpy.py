@@ -62,7 +62,7 @@ def test_lifecycle_image_in_depth_and_tf_out(context):
     from align3r_ros.ros.node import Align3rNode
 
     types = rclpy_message_types()
-    node = Align3rNode(engine_factory=_PlaneEngine)
+    node = Align3rNode(engine_builder=lambda config: lambda: _PlaneEngine(config))
     peer = rclpy.create_node('align3r_test_peer')
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -98,7 +98,7 @@ def test_parameters_declared_with_descriptors(context):
     from align3r_ros import config_io
     from align3r_ros.ros.node import Align3rNode
 
-    node = Align3rNode(engine_factory=_PlaneEngine)
+    node = Align3rNode(engine_builder=lambda config: lambda: _PlaneEngine(config))
     try:
         for spec in config_io.param_specs():
             descriptor: ParameterDescriptor = node.describe_parameter(spec.name)

@@ -42,7 +42,8 @@ class Rig:
         self.ros, self.types = ros, types
         self.factory = factory or EngineFactory()
         params = [ros.Parameter(name, value=value) for name, value in overrides]
-        self.node = Align3rNode(engine_factory=self.factory, parameter_overrides=params)
+        self.node = Align3rNode(engine_builder=lambda config: lambda: self.factory(config),
+                                parameter_overrides=params)
         self.camera = ros.Node('camera')
         qos = ros.QoSProfile(depth=5) if camera_reliable else ros.qos_profile_sensor_data
         self.image_pub = self.camera.create_publisher(types.Image, '/image', qos)
@@ -189,7 +190,8 @@ def test_bad_weights_fail_configure_with_one_line(ros, types):
 
     def broken(config):
         raise WeightsError(f'weights file not found: {config.pairwise.weights}')
-    rig = Rig(ros, types, overrides=[('pairwise.weights', '/nope.pth')], factory=broken)
+    rig = Rig(ros, types, overrides=[('pairwise.weights', '/nope.pth')])
+    rig.node._engine_builder = broken
     ret = rig.node.trigger_configure()
     assert ret == ros.TransitionCallbackReturn.FAILURE
     assert rig.node._state_machine.current_state == (1, 'unconfigured')
@@ -380,3 +382,38 @@ def test_node_layer_is_the_only_rclpy_importer(ros):
                 [node.module or ''] if isinstance(node, ast.ImportFrom) else []
             offenders += [f'{path.name}: {n}' for n in names if n.split('.')[0] in ros_roots]
     assert offenders == []
+
+
+class _ClipEngine(FakeEngine):
+    """Emits results per clip of 3 frames, like the real engine; flush emits the rest."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def push(self, frame):
+        self.held += super().push(frame)
+        if len(self.held) < 3:
+            return []
+        out, self.held = self.held, []
+        return out
+
+    def flush(self):
+        out, self.held = self.held, []
+        return out
+
+
+def test_clip_results_keep_their_own_stamps_and_deactivate_flushes(ros, types):
+    rig = Rig(ros, types, factory=EngineFactory(_ClipEngine))
+    rig.start()
+    for i in range(4):
+        rig.send(T0 + i * STEP, frame_id=f'cam{i}')
+        rig.spin()
+        time.sleep(0.02)
+    published = rig.wait_published('/align3r/depth/image', 3)
+    assert [(header_stamp_ns(m.header), m.header.frame_id) for m in published] == [
+        (T0 + i * STEP, f'cam{i}') for i in range(3)]
+    depth_pub = rig.pub('/align3r/depth/image')
+    assert rig.node.trigger_deactivate() == ros.TransitionCallbackReturn.SUCCESS
+    assert [header_stamp_ns(m.header) for m in depth_pub.published][-1] == T0 + 3 * STEP
+    assert rig.node.trigger_cleanup() == ros.TransitionCallbackReturn.SUCCESS
