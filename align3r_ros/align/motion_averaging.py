@@ -1,0 +1,79 @@
+"""A global Sim(3) correction of every frame (motion averaging), for the fast solver.
+
+Block updates of the objective only move information one edge per iteration, so drift along a
+long pair graph (the low-frequency modes) decays slowly. This step removes it at once.
+
+For every edge e = (i, j) the two views define similarities P_e⁽ⁱ⁾ (``pts_i[e]`` onto frame i's
+current world points) and P_e⁽ʲ⁾ (``pts_j[e]`` onto frame j's). In a consistent state they
+agree; their discrepancy D_e = P_e⁽ʲ⁾ (P_e⁽ⁱ⁾)⁻¹ is a world-to-world similarity. Corrections
+S_n = exp(ξ_n) (ξ = rotation vector, translation, log scale; world frame) applied to each
+frame's points must satisfy S_j D_e = S_i; to first order ξ_i − ξ_j = d_e = log D_e. The
+weighted linear least-squares problem decouples per component into one graph-Laplacian system
+of size N (a small ridge fixes the gauge; anchored frames keep ξ = 0).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def _rotation_log(R: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) rotations -> (B, 3) rotation vectors (angles well below π)."""
+    cos = ((R.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
+    angle = torch.arccos(cos)
+    axis = torch.stack([R[:, 2, 1] - R[:, 1, 2], R[:, 0, 2] - R[:, 2, 0],
+                        R[:, 1, 0] - R[:, 0, 1]], dim=-1)
+    factor = torch.where(angle > 1e-8, angle / (2 * torch.sin(angle).clamp_min(1e-12)),
+                         torch.full_like(angle, 0.5))
+    return axis * factor[:, None]
+
+
+def _rotation_exp(w: torch.Tensor) -> torch.Tensor:
+    """(B, 3) rotation vectors -> (B, 3, 3) rotations (Rodrigues)."""
+    angle = w.norm(dim=-1, keepdim=True)
+    axis = w / angle.clamp_min(1e-12)
+    K = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype)
+    K[:, 0, 1], K[:, 0, 2] = -axis[:, 2], axis[:, 1]
+    K[:, 1, 0], K[:, 1, 2] = axis[:, 2], -axis[:, 0]
+    K[:, 2, 0], K[:, 2, 1] = -axis[:, 1], axis[:, 0]
+    s = torch.sin(angle)[..., None]
+    c = torch.cos(angle)[..., None]
+    eye = torch.eye(3, dtype=w.dtype).expand_as(K)
+    return eye + s * K + (1 - c) * (K @ K)
+
+
+def sim3_corrections(sim_i: tuple, sim_j: tuple, edge_i: torch.Tensor, edge_j: torch.Tensor,
+                     edge_weight: torch.Tensor, num_frames: int, fixed: torch.Tensor,
+                     ridge: float = 1e-6) -> tuple:
+    """Per-frame world-frame similarity corrections.
+
+    Args:
+        sim_i, sim_j: (R (E, 3, 3), t (E, 3), s (E,)) float64 similarities P_e⁽ⁱ⁾, P_e⁽ʲ⁾.
+        edge_i, edge_j: (E,) frame indices.
+        edge_weight: (E,) non-negative confidence of each edge's discrepancy.
+        num_frames: N.
+        fixed: (N,) bool, frames whose correction is forced to identity (anchors).
+        ridge: Tikhonov weight relative to the mean edge weight (gauge).
+
+    Returns:
+        (R (N, 3, 3), t (N, 3), s (N,)) float64: X ↦ s R X + t for each frame's points.
+    """
+    Ri, ti, si = sim_i
+    Rj, tj, sj = sim_j
+    s_d = sj / si
+    R_d = Rj @ Ri.transpose(1, 2)
+    t_d = tj - s_d[:, None] * torch.einsum('eij,ej->ei', R_d, ti)
+    d = torch.cat([_rotation_log(R_d), t_d, torch.log(s_d)[:, None]], dim=1)  # (E, 7)
+    E = edge_i.shape[0]
+    inc = torch.zeros(E, num_frames, dtype=torch.float64)
+    inc[torch.arange(E), edge_i] = 1.0
+    inc[torch.arange(E), edge_j] = -1.0                     # row e: ξ_i − ξ_j
+    w = edge_weight.double()
+    lap = inc.T @ (w[:, None] * inc)
+    lap = lap + ridge * float(w.mean()) * torch.eye(num_frames, dtype=torch.float64)
+    rhs = inc.T @ (w[:, None] * d)                          # (N, 7)
+    free = ~fixed
+    xi = torch.zeros(num_frames, 7, dtype=torch.float64)
+    if bool(free.any()):
+        xi[free] = torch.linalg.solve(lap[free][:, free], rhs[free])
+    return _rotation_exp(xi[:, :3]), xi[:, 3:6], torch.exp(xi[:, 6])
