@@ -1,0 +1,253 @@
+"""Frames out of a bag: decoded, rectified, with ground truth associated by stamp.
+
+Two passes over the bag. The first reads the small things — image stamps, CameraInfo, ground-truth
+poses and depth stamps — so that the association is known and the number of frames is known (for
+the progress bar). The second decodes images and ground-truth depth and yields frames in stamp
+order, holding only the depth maps that still wait for their image.
+
+Input problems never stop the replay silently: a frame that cannot be used (unknown encoding,
+empty image, stamp not after the previous one) is skipped and counted in ``warnings``; when no
+frame at all can be used a :class:`BagError` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from align3r_ros.bag.reader import BagReader
+from align3r_ros.bag.rectify import Rectifier, make_rectifier
+from align3r_ros.bag.topics import InputTopics
+from align3r_ros.errors import BagError, ConversionError
+from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, interpolate_poses
+from align3r_ros.messages import image as image_conv
+from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
+from align3r_ros.messages.header import header_stamp_ns
+from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
+from align3r_ros.structures import Frame
+
+logger = logging.getLogger(__name__)
+
+GT_DEPTH_MAX_DIFFERENCE_NS = 20_000_000   # colour/depth pairs: TUM's associate.py default
+GT_POSE_MAX_GAP_NS = 200_000_000          # pose streams at >= 5 Hz are interpolated
+
+
+@dataclass(frozen=True)
+class BagFrame:
+    """A frame ready for the engine, with what the outputs need from its input message.
+
+    Attributes:
+        frame: the engine input (rectified RGB, rectified K or None, ground truth if any).
+        frame_id: the image header's frame id (the optical frame of the outputs).
+        camera: the rectified camera model at the image size, or None without CameraInfo.
+    """
+
+    frame: Frame
+    frame_id: str
+    camera: Optional[CameraModel]
+
+
+@dataclass
+class InputPlan:
+    """What the first pass found (mutable while reading, then only read)."""
+
+    image_stamps_ns: List[int] = field(default_factory=list)
+    cameras: List[Tuple[int, CameraModel]] = field(default_factory=list)
+    gt_depth_stamps_ns: List[int] = field(default_factory=list)
+    gt_pose_stamps_ns: Optional[np.ndarray] = None
+    gt_T_world_cam: Optional[np.ndarray] = None
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.image_stamps_ns)
+
+
+def _pose_from_msg(msg: Any, gt_tf_frame: Optional[str]) -> List[Tuple[int, np.ndarray]]:
+    """(stamp_ns, T_parent_child) pairs of one pose-carrying message."""
+    if hasattr(msg, 'transforms'):  # tf2_msgs/TFMessage
+        wanted = gt_tf_frame.lstrip('/') if gt_tf_frame else None
+        return [(header_stamp_ns(t.header), transform_to_matrix(t.transform))
+                for t in msg.transforms if t.child_frame_id.lstrip('/') == wanted]
+    if hasattr(msg, 'transform'):  # TransformStamped
+        return [(header_stamp_ns(msg.header), transform_to_matrix(msg.transform))]
+    pose = msg.pose
+    if hasattr(pose, 'pose'):  # Odometry, PoseWithCovarianceStamped
+        pose = pose.pose
+    return [(header_stamp_ns(msg.header), pose_to_matrix(pose))]
+
+
+class BagFrameSource:
+    """Frames of one bag for one set of topics.
+
+    Args:
+        reader: an open :class:`BagReader`.
+        topics: the topics to read.
+        rectify: undistort images with the CameraInfo model (outputs use the rectified model).
+    """
+
+    def __init__(self, reader: BagReader, topics: InputTopics, rectify: bool = True) -> None:
+        self.reader = reader
+        self.topics = topics
+        self.rectify = rectify
+        self.plan = InputPlan()
+        self.frames_skipped = 0
+        self._rectifiers: Dict[bytes, Rectifier] = {}
+
+    # ---- pass 1 -------------------------------------------------------------------------
+    def scan(self) -> InputPlan:
+        """Read stamps, CameraInfo and ground-truth poses; returns (and keeps) the plan."""
+        t = self.topics
+        pose_topics = [t.gt_pose] if t.gt_pose else []
+        if t.gt_tf_frame:
+            pose_topics += [s.name for s in self.reader.topics
+                            if s.msgtype == 'tf2_msgs/msg/TFMessage']
+        names = [n for n in (t.image, t.camera_info, t.gt_depth) if n] + pose_topics
+        poses: Dict[int, np.ndarray] = {}
+        plan = self.plan
+        for item in self.reader.messages(names):
+            if item.topic == t.image:
+                plan.image_stamps_ns.append(header_stamp_ns(item.msg.header))
+            elif item.topic == t.camera_info:
+                try:
+                    plan.cameras.append((header_stamp_ns(item.msg.header),
+                                         camera_info_to_camera(item.msg)))
+                except ConversionError as exc:
+                    plan.warnings.append(f'CameraInfo ignored: {exc}')
+            elif item.topic == t.gt_depth:
+                plan.gt_depth_stamps_ns.append(header_stamp_ns(item.msg.header))
+            else:
+                for stamp, T in _pose_from_msg(item.msg, t.gt_tf_frame):
+                    poses[stamp] = T
+        if not plan.image_stamps_ns:
+            raise BagError(f'image topic {t.image} has no messages')
+        if t.camera_info and not plan.cameras:
+            plan.warnings.append(f'no usable CameraInfo on {t.camera_info}: intrinsics are '
+                                 'estimated')
+        if (t.gt_pose or t.gt_tf_frame) and not poses:
+            where = t.gt_pose or f'/tf child frame {t.gt_tf_frame}'
+            plan.warnings.append(f'no ground-truth pose found on {where}')
+        if poses:
+            stamps = np.array(sorted(poses), dtype=np.int64)
+            plan.gt_pose_stamps_ns = stamps
+            plan.gt_T_world_cam = np.stack([poses[int(s)] for s in stamps])
+        return plan
+
+    # ---- pass 2 -------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[BagFrame]:
+        if not self.plan.image_stamps_ns:
+            self.scan()
+        plan, t = self.plan, self.topics
+        image_ns = np.array(plan.image_stamps_ns, dtype=np.int64)
+        depth_for_image = associate_nearest(image_ns, plan.gt_depth_stamps_ns,
+                                            GT_DEPTH_MAX_DIFFERENCE_NS)
+        if t.gt_depth and plan.gt_depth_stamps_ns and np.all(depth_for_image == NO_MATCH):
+            plan.warnings.append(f'ground-truth depth on {t.gt_depth} never associates with '
+                                 f'an image within {GT_DEPTH_MAX_DIFFERENCE_NS / 1e6:g} ms')
+        poses, has_pose = self._associated_poses(image_ns)
+        needed_depth = {int(j) for j in depth_for_image if j != NO_MATCH}
+        depth_cache: Dict[int, np.ndarray] = {}
+        pending: List[Tuple[int, Any]] = []   # images waiting for their depth map
+        image_index = depth_index = 0
+        last_stamp: Optional[int] = None
+        names = [n for n in (t.image, t.gt_depth) if n]
+        for item in self.reader.messages(names):
+            if item.topic == t.image:
+                pending.append((image_index, item.msg))
+                image_index += 1
+            else:
+                if depth_index in needed_depth:
+                    depth_cache[depth_index] = self._decode_depth(item.msg)
+                depth_index += 1
+            while pending:
+                i, msg = pending[0]
+                j = int(depth_for_image[i])
+                if j != NO_MATCH and j not in depth_cache and j >= depth_index:
+                    break  # its depth map comes later in the bag
+                pending.pop(0)
+                gt_depth = depth_cache.pop(j, None) if j != NO_MATCH else None
+                stamp = int(image_ns[i])
+                if last_stamp is not None and stamp <= last_stamp:
+                    self._skip(f'image stamp {stamp} ns is not after the previous '
+                               f'{last_stamp} ns')
+                    continue
+                bag_frame = self._make_frame(msg, stamp, gt_depth,
+                                             poses[i] if has_pose[i] else None)
+                if bag_frame is not None:
+                    last_stamp = stamp
+                    yield bag_frame
+
+    def _associated_poses(self, image_ns: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        plan = self.plan
+        if plan.gt_pose_stamps_ns is None:
+            return np.zeros((image_ns.size, 4, 4)), np.zeros(image_ns.size, dtype=bool)
+        poses, found = interpolate_poses(image_ns, plan.gt_pose_stamps_ns, plan.gt_T_world_cam,
+                                         GT_POSE_MAX_GAP_NS)
+        if not found.any():
+            plan.warnings.append('ground-truth poses never associate with an image stamp '
+                                 f'(gap limit {GT_POSE_MAX_GAP_NS / 1e6:g} ms)')
+        elif not found.all():
+            plan.warnings.append(f'{int((~found).sum())} images have no ground-truth pose')
+        return poses, found
+
+    def _skip(self, reason: str) -> None:
+        self.frames_skipped += 1
+        if self.frames_skipped <= 5:
+            self.plan.warnings.append(f'frame skipped: {reason}')
+        elif self.frames_skipped == 6:
+            self.plan.warnings.append('further skipped frames are only counted')
+        logger.warning('frame skipped: %s', reason)
+
+    def _decode_depth(self, msg: Any) -> Optional[np.ndarray]:
+        try:
+            return image_conv.depth_msg_to_metres(msg)
+        except ConversionError as exc:
+            self.plan.warnings.append(f'ground-truth depth ignored: {exc}')
+            return None
+
+    def _camera_for(self, stamp: int) -> Optional[CameraModel]:
+        cameras = self.plan.cameras
+        if not cameras:
+            return None
+        k = associate_nearest([stamp], [s for s, _ in cameras], 2**62)[0]
+        return cameras[int(k)][1]
+
+    def _rectifier(self, camera: CameraModel) -> Rectifier:
+        key = (camera.K.tobytes() + camera.D.tobytes() + camera.distortion_model.encode() +
+               np.array([camera.width, camera.height]).tobytes())
+        if key not in self._rectifiers:
+            self._rectifiers[key] = make_rectifier(camera)
+        return self._rectifiers[key]
+
+    def _make_frame(self, msg: Any, stamp: int, gt_depth: Optional[np.ndarray],
+                    T_world_cam: Optional[np.ndarray]) -> Optional[BagFrame]:
+        try:
+            rgb = image_conv.compressed_msg_to_rgb(msg) if self.topics.compressed else \
+                image_conv.image_msg_to_rgb(msg)
+        except ConversionError as exc:
+            self._skip(str(exc))
+            return None
+        camera = self._camera_for(stamp)
+        if camera is not None and (camera.height, camera.width) != rgb.shape[:2]:
+            self._skip(f'CameraInfo is {camera.width}x{camera.height} but the image is '
+                       f'{rgb.shape[1]}x{rgb.shape[0]}')
+            return None
+        if gt_depth is not None and gt_depth.shape != rgb.shape[:2]:
+            import cv2
+            gt_depth = cv2.resize(gt_depth, (rgb.shape[1], rgb.shape[0]),
+                                  interpolation=cv2.INTER_NEAREST)
+        if camera is not None and self.rectify:
+            try:
+                rectifier = self._rectifier(camera)
+            except ConversionError as exc:
+                raise BagError(f'cannot rectify {self.topics.image}: {exc}') from None
+            rgb = rectifier.rectify_rgb(rgb)
+            if gt_depth is not None:
+                gt_depth = rectifier.rectify_depth(gt_depth)
+            camera = rectifier.rectified
+        frame = Frame(stamp_ns=stamp, rgb=rgb, K=None if camera is None else camera.K,
+                      gt_depth=gt_depth, gt_T_world_cam=T_world_cam)
+        return BagFrame(frame=frame, frame_id=str(msg.header.frame_id), camera=camera)

@@ -1,0 +1,208 @@
+"""Bag in, bag out: a recorded bag through the engine into a bag of the node's outputs.
+
+The same engine and the same message builders as the live node; the input's image stamps become
+the output stamps. Ground truth in the bag (depth, poses) is associated by stamp and scored with
+the paper's protocol. Nothing is written at the output path unless at least one frame produced a
+result and the bag closed cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from align3r_ros.bag.input_frames import BagFrame, BagFrameSource
+from align3r_ros.bag.reader import BagReader
+from align3r_ros.bag.result_writer import ResultBagWriter
+from align3r_ros.bag.topics import InputTopics, select_input_topics
+from align3r_ros.bag.writer import AtomicBagWriter, Storage
+from align3r_ros.config import Align3rConfig, StrEnum
+from align3r_ros.errors import BagError
+from align3r_ros.evaluation.collector import EvaluationCollector
+from align3r_ros.evaluation.depth_metrics import DEFAULT_DEPTH_MAX, DepthAlignment
+from align3r_ros.evaluation.report import RunReport
+from align3r_ros.messages.diagnostics import PipelineHealth
+from align3r_ros.structures import FrameResult
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class ReplayMode(StrEnum):
+    STREAMING = 'streaming'  # Engine.push per frame, results a clip late (as the node)
+    OFFLINE = 'offline'      # align_sequence on all frames (hierarchical)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What one replay does (the command line of ``align3r-replay``)."""
+
+    input: Path
+    output: Path
+    config: Align3rConfig
+    mode: ReplayMode = ReplayMode.STREAMING
+    storage: Storage = Storage.SQLITE3
+    image_topic: Optional[str] = None
+    camera_info_topic: Optional[str] = None
+    gt_depth_topic: Optional[str] = None
+    gt_pose_topic: Optional[str] = None
+    gt_tf_frame: Optional[str] = None
+    rectify: bool = True
+    eval_alignment: DepthAlignment = DepthAlignment.L1_SCALE_SHIFT
+    depth_max: float = DEFAULT_DEPTH_MAX
+    eval_max_frames: int = 150
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """The run's summary: the report (with metrics when ground truth was given)."""
+
+    report: RunReport
+    topics: InputTopics
+    frames_read: int
+    frames_written: int
+
+
+class _Run:
+    """State of one replay: engine, writers, pending frames, evaluation."""
+
+    def __init__(self, options: ReplayOptions, engine_factory, writer: ResultBagWriter,
+                 collector: EvaluationCollector, source: BagFrameSource) -> None:
+        self.options = options
+        self.writer = writer
+        self.collector = collector
+        self.source = source
+        self.engine = engine_factory(options.config)
+        self.pending: Dict[int, BagFrame] = {}
+        self.metric: List[bool] = []
+
+    def handle(self, results: List[FrameResult]) -> None:
+        for result in results:
+            bag_frame = self.pending.pop(int(result.stamp_ns), None)
+            if bag_frame is None:
+                logger.warning('result for unknown stamp %d ignored', result.stamp_ns)
+                continue
+            self.writer.write(result, bag_frame.frame_id, self._health(result))
+            self.collector.add(result, bag_frame.frame)
+            self.metric.append(bool(result.is_metric))
+        if results:  # frames the engine dropped never come back: forget them
+            newest = max(int(r.stamp_ns) for r in results)
+            for stamp in [s for s in self.pending if s <= newest]:
+                del self.pending[stamp]
+
+    def _health(self, result: FrameResult) -> PipelineHealth:
+        stats = getattr(self.engine, 'stats', None)
+        return PipelineHealth(
+            frames_received=getattr(stats, 'frames_in', 0),
+            frames_published=self.writer.frames_written + 1,
+            frames_dropped=getattr(stats, 'frames_dropped', 0),
+            frames_rejected=self.source.frames_skipped,
+            engine_resets=getattr(stats, 'resets', 0), is_metric=bool(result.is_metric),
+            residual=float(result.residual),
+            stage_ms=tuple((str(k), float(v)) for k, v in
+                           sorted(getattr(stats, 'stage_ms', {}).items())),
+            status=result.status)
+
+
+def _default_engine_factory(config: Align3rConfig):
+    from align3r_ros.engine import Engine
+    return Engine.from_config(config)
+
+
+def _copy_static_tf(reader: BagReader, writer: ResultBagWriter, warnings: List[str]) -> None:
+    static = [t.name for t in reader.topics if t.name == '/tf_static']
+    if not static:
+        return
+    try:
+        for item in reader.messages(static):
+            writer.write_static_transforms(item.log_time_ns, item.msg)
+    except Exception as exc:  # a ROS 1 or foreign definition: outputs do not depend on it
+        warnings.append(f'/tf_static not copied: {exc}')
+
+
+def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
+               progress: Optional[ProgressCallback] = None) -> ReplayOutcome:
+    """Replay ``options.input`` into ``options.output``.
+
+    Args:
+        options: the run.
+        engine_factory: config -> engine with ``push``/``flush`` (tests inject fakes); only
+            used in streaming mode.
+        progress: called with (frames done, frames total) after every input frame.
+
+    Raises:
+        BagError: unreadable input, missing topics (listing those that exist), an existing
+            output, or no frame produced a result (no output bag is left behind).
+        Align3rError: configuration, weights or backend failures (no output bag either).
+    """
+    start = time.perf_counter()
+    with BagReader(options.input) as reader:
+        topics = select_input_topics(reader.topics, options.image_topic,
+                                     options.camera_info_topic, options.gt_depth_topic,
+                                     options.gt_pose_topic, options.gt_tf_frame)
+        source = BagFrameSource(reader, topics, rectify=options.rectify)
+        plan = source.scan()
+        collector = EvaluationCollector(options.eval_alignment, options.depth_max,
+                                        options.eval_max_frames)
+        warnings = plan.warnings
+        with AtomicBagWriter(options.output, options.storage) as bag:
+            writer = ResultBagWriter(bag, options.config)
+            run = _Run(options, engine_factory if options.mode is ReplayMode.STREAMING
+                       else (lambda config: None), writer, collector, source)
+            _copy_static_tf(reader, writer, warnings)
+            frames_read = _feed(run, source, plan.num_frames, options, progress)
+            if writer.frames_written == 0:
+                reasons = '; '.join(warnings[-3:]) or 'the engine returned no result'
+                raise BagError(f'no frame of {topics.image} could be processed ({reasons})')
+    total_s = time.perf_counter() - start
+    evaluation = collector.evaluate() if (collector.has_depth or collector.has_poses) else None
+    if topics.has_ground_truth and evaluation is None:
+        warnings.append('ground truth was requested but never associated with a result')
+    report = RunReport(
+        frames=writer.frames_written, metric_scale=bool(run.metric) and all(run.metric),
+        total_s=total_s, evaluation=evaluation, alignment=options.eval_alignment,
+        depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
+        settings=_settings(options, topics), warnings=tuple(warnings))
+    return ReplayOutcome(report=report, topics=topics, frames_read=frames_read,
+                         frames_written=writer.frames_written)
+
+
+def _feed(run: _Run, source: BagFrameSource, total: int, options: ReplayOptions,
+          progress: Optional[ProgressCallback]) -> int:
+    frames_read = 0
+    if options.mode is ReplayMode.OFFLINE:
+        from align3r_ros.engine import align_sequence
+
+        frames: List[BagFrame] = []
+        for bag_frame in source:
+            frames.append(bag_frame)
+            frames_read += 1
+            if progress:
+                progress(frames_read, total)
+        if len(frames) < 2:
+            raise BagError(f'offline mode needs at least 2 usable frames, got {len(frames)}')
+        run.pending = {int(f.frame.stamp_ns): f for f in frames}
+        run.handle(align_sequence([f.frame for f in frames], options.config))
+        return frames_read
+    for bag_frame in source:
+        frames_read += 1
+        run.pending[int(bag_frame.frame.stamp_ns)] = bag_frame
+        run.handle(run.engine.push(bag_frame.frame))
+        if progress:
+            progress(frames_read, total)
+    run.handle(run.engine.flush())
+    return frames_read
+
+
+def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, str], ...]:
+    config = options.config
+    return (('mode', options.mode.value), ('pairwise backend', config.pairwise.backend.value),
+            ('prior backend', config.prior.backend.value),
+            ('solver', config.align.solver.value), ('clip length', str(config.clip.length)),
+            ('network long side', str(config.preprocess.long_side)),
+            ('camera info', topics.camera_info or 'none (intrinsics estimated)'),
+            ('output', str(options.output)))
