@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (conventional name)
 
+from align3r_ros.networks.pairwise.tracing import is_tracing
+
 OFFICIAL_FEATURE_DIM = 256
 OFFICIAL_LAST_DIM = 128
 OFFICIAL_LAYER_DIMS = (96, 192, 384, 768)
@@ -140,15 +142,25 @@ class DptAdapter(nn.Module):
         grid_w = image_hw[1] // self.patch_size
         levels = []
         for idx, tok in enumerate(tokens):
-            fmap = tok.transpose(1, 2).unflatten(2, (grid_h, grid_w))   # (B, C, gh, gw)
+            fmap = tok.transpose(1, 2).reshape(tok.shape[0], tok.shape[2], grid_h, grid_w)
             levels.append(self.scratch.layer_rn[idx](self.act_postprocess[idx](fmap)))
         path = self.scratch.refinenet4(levels[3])
         # level 4 is ceil(gh/2): its x2 upsampling can exceed level 3 by one cell; crop it.
-        path = path[:, :, :levels[2].shape[2], :levels[2].shape[3]]
+        path = _crop_to(path, levels[2])
         path = self.scratch.refinenet3(path, levels[2])
         path = self.scratch.refinenet2(path, levels[1])
         path = self.scratch.refinenet1(path, levels[0])
         return self.head(path)
+
+
+def _crop_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """x[:, :, :h, :w] with (h, w) of ``like``; via index_select when tracing so that an exported
+    graph keeps the crop size dynamic (a traced slice would freeze it)."""
+    if not is_tracing():
+        return x[:, :, :like.shape[2], :like.shape[3]]
+    rows = torch.arange(like.shape[2], device=x.device)
+    cols = torch.arange(like.shape[3], device=x.device)
+    return x.index_select(2, rows).index_select(3, cols)
 
 
 class DptHead(nn.Module):

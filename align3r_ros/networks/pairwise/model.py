@@ -18,6 +18,12 @@ API (also what the ONNX export wraps; every tensor fp32 on the net's device):
 * PairwiseOutput: ``pts3d`` (B, H, W, 3), ``conf`` (B, H, W), ``pts3d_in_other_view``
   (B, H, W, 3), ``conf_in_other_view`` (B, H, W); both point maps in view 1's camera frame
   (x right, y down, z forward, arbitrary units); confidences >= 1.
+* Export: under tracing (``torch.onnx.export(..., dynamo=False)``; checked with dynamic
+  batch / H / W axes, traced on a landscape pair and run on a portrait pair in onnxruntime),
+  RoPE tables are computed from ``pos`` in-graph, the DPT crop stays dynamic and expm1 becomes
+  exp - 1. Wrap ``encode`` -> (tokens, pos, injections) and ``decode_tensors`` with
+  ``image_hw`` taken from a tensor's ``.shape`` (e.g. the image); trace under ``no_grad``, not
+  ``inference_mode``.
 
 Structure (spec §1.2-1.3): shared ViT encoder (RoPE100), ``decoder_embed``, two CroCo decoders
 (``dec_blocks`` for view 1, ``dec_blocks2`` for view 2) that cross-attend to each other's previous

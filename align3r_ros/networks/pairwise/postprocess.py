@@ -6,6 +6,8 @@ from typing import Tuple
 
 import torch
 
+from align3r_ros.networks.pairwise.tracing import is_tracing
+
 
 def raw_to_points_and_confidence(raw: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Turn a head's raw output into a point map and a confidence.
@@ -20,6 +22,8 @@ def raw_to_points_and_confidence(raw: torch.Tensor) -> Tuple[torch.Tensor, torch
     out = raw.permute(0, 2, 3, 1)
     vec = out[..., :3]
     dist = vec.norm(dim=-1, keepdim=True)
-    pts3d = vec / dist.clamp(min=1e-8) * torch.expm1(dist)
+    # ONNX has no expm1; exp - 1 differs by < 1e-7 absolute, far below any tolerance used.
+    growth = torch.exp(dist) - 1.0 if is_tracing() else torch.expm1(dist)
+    pts3d = vec / dist.clamp(min=1e-8) * growth
     conf = 1.0 + torch.exp(out[..., 3])
     return pts3d, conf
