@@ -116,13 +116,16 @@ def load_depth_anything_v2(path: Union[str, Path], config: Optional[ConfigLike] 
             ``config`` (e.g. a ViT-S file with ``config='vitl'``).
     """
     state = read_state_dict(path)
+    variant = detect_variant({k: tuple(v.shape) for k, v in state.items()})
     if config is None:
-        variant = detect_variant({k: tuple(v.shape) for k, v in state.items()})
         if variant is None:
             raise WeightsError(f'{str(path)!r} is not a Depth Anything V2 ViT-S/B/L checkpoint')
         cfg: DepthAnythingV2Config = resolve_config(variant)
     else:
         cfg = resolve_config(config)
+        if variant is not None and variant != cfg.name:
+            raise WeightsError(f'{str(path)!r} holds {variant} weights but {cfg.name} was '
+                               'requested (prior.model)')
     model = DepthAnythingV2Net(cfg)
     load_state_dict_strict(model, state, source=repr(str(path)))
     return model.to(device).eval()
