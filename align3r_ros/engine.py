@@ -1,0 +1,154 @@
+"""The engine: frames in, aligned per-frame results out; used by the ROS node and the tools.
+
+Streaming (:class:`Engine`): ``push(frame)`` returns the results of a clip when it completes
+(``clip.length`` frames, so results arrive one clip late), ``flush()`` emits a partial clip.
+Offline (:func:`align_sequence`): the hierarchical scheme on a whole sequence.
+
+Bad input never stops the engine: a frame whose stamp does not increase is dropped and counted;
+a frame of a new size emits the pending clip and resets the world (``status`` says so); a frame
+that cannot be prepared is dropped; a failed solve yields finite fallback poses, NaN depth and a
+status. Held state is bounded by one clip plus the keyframe window. No ROS import here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import List, Optional, Sequence
+
+from align3r_ros.backends.base import PairwiseBackend, PriorBackend
+from align3r_ros.config import Align3rConfig, OutputResolution, PairwiseBackendKind
+from align3r_ros.errors import Align3rError, InputError
+from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
+from align3r_ros.streaming.hierarchical import align_hierarchical
+from align3r_ros.streaming.incremental import StreamingAligner
+from align3r_ros.structures import EngineStats, Frame, FrameResult
+
+
+def build_backends(config: Align3rConfig) -> tuple:
+    """(pairwise backend, prior backend or None) from the config.
+
+    The oracle gets no prior network unless ``prior.weights`` names one: its metric prior is
+    the frame's own depth (``Frame.prior``, or the ground truth with ``scale.metric: on``).
+    """
+    from align3r_ros.backends.factory import build_pairwise_backend
+    pairwise = build_pairwise_backend(config)
+    prior = None
+    if config.pairwise.backend != PairwiseBackendKind.ORACLE or config.prior.weights:
+        from align3r_ros.backends.prior_factory import build_prior_backend
+        prior = build_prior_backend(config)
+    return pairwise, prior
+
+
+def _preparer(config: Align3rConfig, pairwise: PairwiseBackend,
+              prior: Optional[PriorBackend]) -> FramePreparer:
+    return FramePreparer(config, bool(pairwise.needs_pointmap), prior,
+                         keep_input_rgb=config.output.resolution == OutputResolution.INPUT)
+
+
+class Engine:
+    """Streaming incremental alignment (see module docstring).
+
+    Args:
+        config: a validated :class:`Align3rConfig`.
+        pairwise_backend: point-map predictions (torch, onnx, oracle, or any implementation
+            of :class:`~align3r_ros.backends.base.PairwiseBackend`).
+        prior_backend: monocular prior, or None.
+    """
+
+    def __init__(self, config: Align3rConfig, pairwise_backend: PairwiseBackend,
+                 prior_backend: Optional[PriorBackend] = None) -> None:
+        self.config = config
+        self._prepare = _preparer(config, pairwise_backend, prior_backend)
+        self._stream = StreamingAligner(config, pairwise_backend)
+        self._stats = EngineStats()
+        self._last_stamp: Optional[int] = None
+        self._input_hw: Optional[tuple] = None
+
+    @classmethod
+    def from_config(cls, config: Align3rConfig) -> 'Engine':
+        """Build the backends named by the config (see :func:`build_backends`)."""
+        return cls(config, *build_backends(config))
+
+    @property
+    def stats(self) -> EngineStats:
+        """Counters and the last clip's stage timings (a snapshot)."""
+        return dataclasses.replace(self._stats, stage_ms=dict(self._stats.stage_ms))
+
+    @property
+    def held_frames(self) -> int:
+        """Frames held by the engine now (current clip + keyframe window); bounded."""
+        return self._stream.held_frames
+
+    def push(self, frame: Frame) -> List[FrameResult]:
+        """Add one frame; returns the results of every frame of a completed clip, else []."""
+        self._count(frames_in=1)
+        stamp = int(frame.stamp_ns)
+        if self._last_stamp is not None and stamp <= self._last_stamp:
+            return self._drop(f'dropped: stamp {stamp} not after {self._last_stamp}')
+        results: List[FrameResult] = []
+        shape = tuple(getattr(frame.rgb, 'shape', ())[:2])
+        if self._input_hw is not None and shape != self._input_hw:
+            results = self._stream.reset(f'reset: size changed {self._input_hw} -> {shape}')
+            self._count(resets=1)
+        start = time.perf_counter()
+        try:
+            prepared: PreparedFrame = self._prepare.prepare(frame, key=stamp)
+        except Align3rError as error:
+            return results + self._drop(f'dropped: {error}')
+        prepare_ms = 1e3 * (time.perf_counter() - start)
+        self._last_stamp = stamp
+        self._input_hw = shape
+        results += self._stream.push(prepared)
+        return self._emitted(results, prepare_ms)
+
+    def flush(self) -> List[FrameResult]:
+        """Align and emit the frames of a partial clip (end of stream)."""
+        return self._emitted(self._stream.flush(), 0.0)
+
+    def _emitted(self, results: List[FrameResult], prepare_ms: float) -> List[FrameResult]:
+        stage_ms = dict(self._stats.stage_ms)
+        stage_ms['prepare'] = prepare_ms
+        if results:
+            stage_ms.update(self._stream.stage_ms)
+        status = results[-1].status if results else self._stats.last_status
+        self._stats = dataclasses.replace(self._stats,
+                                          frames_out=self._stats.frames_out + len(results),
+                                          last_status=status, stage_ms=stage_ms)
+        return results
+
+    def _drop(self, status: str) -> List[FrameResult]:
+        self._stats = dataclasses.replace(self._stats, last_status=status,
+                                          frames_dropped=self._stats.frames_dropped + 1)
+        return []
+
+    def _count(self, frames_in: int = 0, resets: int = 0) -> None:
+        self._stats = dataclasses.replace(self._stats,
+                                          frames_in=self._stats.frames_in + frames_in,
+                                          resets=self._stats.resets + resets)
+
+
+def align_sequence(frames: Sequence[Frame], config: Align3rConfig,
+                   pairwise_backend: Optional[PairwiseBackend] = None,
+                   prior_backend: Optional[PriorBackend] = None) -> List[FrameResult]:
+    """Offline hierarchical alignment of a whole sequence (one result per frame, in order).
+
+    Backends are built from the config unless given.
+
+    Raises:
+        InputError: fewer than two frames, frames of different sizes, stamps not increasing.
+    """
+    if len(frames) < 2:
+        raise InputError(f'align_sequence needs at least 2 frames, got {len(frames)}')
+    shapes = {tuple(f.rgb.shape[:2]) for f in frames}
+    if len(shapes) != 1:
+        raise InputError(f'align_sequence needs frames of one size, got {sorted(shapes)}')
+    stamps = [int(f.stamp_ns) for f in frames]
+    if any(b <= a for a, b in zip(stamps, stamps[1:])):
+        raise InputError('align_sequence needs strictly increasing stamps')
+    if pairwise_backend is None:
+        pairwise_backend, built_prior = build_backends(config)
+        prior_backend = prior_backend if prior_backend is not None else built_prior
+    preparer = _preparer(config, pairwise_backend, prior_backend)
+    prepared = [preparer.prepare(frame, key=stamp) for frame, stamp in zip(frames, stamps)]
+    return align_hierarchical(prepared, pairwise_backend, config)

@@ -1,0 +1,152 @@
+"""Frame -> network view: resize/crop, known intrinsics, the prior and its point map.
+
+Which prior a frame gets, in order: the frame's own ``Frame.prior`` (metres, or
+``prior.kind`` units when ``prior.backend`` is external); else the configured prior backend;
+else, for the oracle with ``scale.metric: on``, the frame's ground-truth depth (it then plays an
+RGB-D camera, which makes metric scale testable). The prior serves two consumers: the pairwise
+network's point-map input (Align3R) and the metric-scale estimate (metric priors only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from align3r_ros.backends.base import NetworkView, PriorBackend
+from align3r_ros.backends.prior_external import external_depth_to_prior
+from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode, PriorBackendKind,
+                                PriorKind)
+from align3r_ros.errors import InputError
+from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, plan_transform,
+                                             preprocess_image, prior_to_pointmap)
+from align3r_ros.structures import Frame, PriorMap
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """One frame at network resolution (h, w), with what the engine needs to emit its result.
+
+    Attributes:
+        stamp_ns: the frame's stamp.
+        view: what the pairwise backend consumes.
+        transform: input (H, W) <-> network (h, w) geometry.
+        K_known: (3, 3) intrinsics at (h, w) when ``camera.intrinsics`` is known, else None.
+        metric_prior: (h, w) float32 metres from a metric prior, NaN where invalid; None when
+            the frame has no metric prior.
+        rgb: (h, w, 3) uint8 colours at network resolution.
+        input_rgb: (H, W, 3) uint8 input colours (kept for input-resolution output only).
+    """
+
+    stamp_ns: int
+    view: NetworkView
+    transform: ViewTransform
+    K_known: Optional[np.ndarray]
+    metric_prior: Optional[np.ndarray]
+    rgb: np.ndarray
+    input_rgb: Optional[np.ndarray]
+
+    @property
+    def network_hw(self) -> Tuple[int, int]:
+        return tuple(self.transform.network_hw)
+
+
+class FramePreparer:
+    """Turns frames into :class:`PreparedFrame` for one config (plans cached per input size).
+
+    Args:
+        config: the engine config.
+        needs_pointmap: the pairwise backend consumes a prior point map (Align3R).
+        prior_backend: the monocular prior, or None.
+        keep_input_rgb: keep the input image (``output.resolution: input``).
+    """
+
+    def __init__(self, config: Align3rConfig, needs_pointmap: bool,
+                 prior_backend: Optional[PriorBackend], keep_input_rgb: bool) -> None:
+        self.config = config
+        self.needs_pointmap = needs_pointmap
+        self.prior_backend = prior_backend
+        self.keep_input_rgb = keep_input_rgb
+        self._plans: Dict[Tuple[int, int], ViewTransform] = {}
+
+    def plan(self, input_hw: Tuple[int, int]) -> ViewTransform:
+        if input_hw not in self._plans:
+            if len(self._plans) > 8:  # bounded: a stream of ever-changing sizes never grows it
+                self._plans.clear()
+            self._plans[input_hw] = plan_transform(input_hw, self.config.preprocess.long_side,
+                                                   self.config.preprocess.mode)
+        return self._plans[input_hw]
+
+    def input_intrinsics(self, frame: Frame) -> Optional[np.ndarray]:
+        """(3, 3) K at the frame's (H, W): the frame's own, else the static camera values."""
+        if frame.K is not None:
+            return np.asarray(frame.K, dtype=np.float64)
+        cam = self.config.camera
+        if cam.fx > 0 and cam.fy > 0:
+            height, width = frame.shape
+            cx = cam.cx if cam.cx > 0 else width / 2.0
+            cy = cam.cy if cam.cy > 0 else height / 2.0
+            return np.array([[cam.fx, 0.0, cx], [0.0, cam.fy, cy], [0.0, 0.0, 1.0]])
+        return None
+
+    def prepare(self, frame: Frame, key: int) -> PreparedFrame:
+        """Network view and side data of one frame.
+
+        Raises:
+            InputError: a bad image, known intrinsics requested but none available, a prior
+                the network needs but that cannot be had.
+        """
+        if not isinstance(frame.rgb, np.ndarray) or frame.rgb.ndim != 3:
+            raise InputError(f'frame {frame.stamp_ns}: rgb must be (H, W, 3) uint8, got '
+                             f'{getattr(frame.rgb, "shape", type(frame.rgb).__name__)}')
+        transform = self.plan(frame.shape)
+        K_input = self.input_intrinsics(frame)
+        K_net = transform.K_to_network(K_input) if K_input is not None else None
+        known = self.config.camera.intrinsics == IntrinsicsMode.KNOWN
+        if known and K_net is None:
+            raise InputError(f'frame {frame.stamp_ns}: camera.intrinsics is known but the '
+                             'frame has no K and camera.fx/fy are unset')
+        prior = self._prior(frame, K_input)
+        pointmap = None
+        if self.needs_pointmap:
+            if prior is None:
+                raise InputError(f'frame {frame.stamp_ns}: the pairwise network needs a prior '
+                                 'but none is configured or supplied')
+            pointmap = prior_to_pointmap(prior.values, transform, prior.focal_px or 200.0)
+        metric_prior = None
+        if prior is not None and prior.kind == PriorKind.METRIC_DEPTH:
+            values = np.where(prior.valid, prior.values, np.nan) if prior.valid is not None \
+                else prior.values
+            metric_prior = transform.map_to_network(values.astype(np.float32), nearest=True)
+        view = NetworkView(
+            key=key, image=preprocess_image(frame.rgb, transform), pointmap=pointmap, K=K_net,
+            gt_depth=self._gt_depth(frame, transform),
+            gt_T_world_cam=frame.gt_T_world_cam,
+            gt_dynamic_mask=(None if frame.gt_dynamic_mask is None else transform.map_to_network(
+                np.asarray(frame.gt_dynamic_mask, dtype=bool), nearest=True)))
+        return PreparedFrame(stamp_ns=int(frame.stamp_ns), view=view, transform=transform,
+                             K_known=K_net if known else None, metric_prior=metric_prior,
+                             rgb=network_rgb(frame.rgb, transform),
+                             input_rgb=frame.rgb if self.keep_input_rgb else None)
+
+    def _prior(self, frame: Frame, K_input: Optional[np.ndarray]) -> Optional[PriorMap]:
+        prior_cfg = self.config.prior
+        if frame.prior is not None:
+            kind = prior_cfg.kind if prior_cfg.backend == PriorBackendKind.EXTERNAL \
+                else PriorKind.METRIC_DEPTH
+            return external_depth_to_prior(frame.prior, frame.shape, kind)
+        if self.prior_backend is not None and prior_cfg.backend != PriorBackendKind.EXTERNAL:
+            return self.prior_backend.estimate(frame.rgb, K_input)
+        if self.config.scale.metric == MetricScaleMode.ON and frame.gt_depth is not None:
+            return external_depth_to_prior(np.asarray(frame.gt_depth, np.float32), frame.shape,
+                                           PriorKind.METRIC_DEPTH)
+        return None
+
+    @staticmethod
+    def _gt_depth(frame: Frame, transform: ViewTransform) -> Optional[np.ndarray]:
+        if frame.gt_depth is None:
+            return None
+        depth = np.asarray(frame.gt_depth, dtype=np.float32)
+        depth = np.where(depth > 0, depth, np.nan).astype(np.float32)
+        return transform.map_to_network(depth, nearest=True)

@@ -1,0 +1,118 @@
+"""Offline alignment of a whole sequence: hierarchical (the paper's scheme, done properly) and flat.
+
+Hierarchical: the sequence is cut into clips of ``clip.length`` frames (a last clip of one frame
+joins the previous clip); the first frame of each clip is its keyframe; all keyframes are
+aligned globally on a sliding-window graph of ``clip.keyframe_window`` (complete when there are
+few keyframes); then every clip is aligned with its keyframe anchored in pose, depth (hence
+scale) and intrinsics, so clips share one scale. Unlike the official code, nothing is re-scaled
+per clip and no clip is re-anchored afterwards (spec §6.2). Peak memory is that of one stage.
+
+Flat: one alignment of every frame on the configured pair graph (the official default for
+short videos; memory grows with N).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from align3r_ros.align import make_pair_edges
+from align3r_ros.backends.base import PairwiseBackend
+from align3r_ros.config import Align3rConfig, GraphKind
+from align3r_ros.streaming.frame_prep import PreparedFrame
+from align3r_ros.streaming.incremental import clip_metric_estimate
+from align3r_ros.streaming.metric_scale import metric_scale_enabled
+from align3r_ros.streaming.output import frame_result
+from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
+                                          keyframe_state, place_first_frame, run_stage)
+from align3r_ros.structures import FrameResult
+
+
+def split_clips(num_frames: int, length: int) -> List[range]:
+    """Consecutive clips of ``length`` frames; a final clip of a single frame joins the previous."""
+    clips = [range(start, min(start + length, num_frames))
+             for start in range(0, num_frames, length)]
+    if len(clips) > 1 and len(clips[-1]) == 1:
+        clips[-2] = range(clips[-2].start, clips[-1].stop)
+        clips.pop()
+    return clips
+
+
+def _align_keyframes(keyframes: Sequence[PreparedFrame], backend: PairwiseBackend,
+                     config: Align3rConfig) -> StageOutput:
+    window = config.clip.keyframe_window
+    edges = make_pair_edges(len(keyframes), GraphKind.SLIDING_WINDOW,
+                            min(window, len(keyframes) - 1), False, True)
+    K_known = None
+    if all(p.K_known is not None for p in keyframes):
+        K_known = np.stack([p.K_known for p in keyframes])
+    out = run_stage(keyframes, edges, backend, config, K_known, (), np.eye(4), None)
+    return place_first_frame(out, np.eye(4))  # keyframe 0 defines the world
+
+
+def _emit(frames: Sequence[PreparedFrame], outputs: List[StageOutput], config: Align3rConfig,
+          scale: Optional[float], status: str) -> List[FrameResult]:
+    results = []
+    index = 0
+    for out in outputs:
+        for k in range(len(out.T_world_cam)):
+            note = '; '.join(s for s in (status, out.status) if s)
+            results.append(frame_result(frames[index], out.T_world_cam[k], out.depth[k],
+                                        out.K[k], out.confidence[k], out.dynamic_mask[k],
+                                        config, scale, out.residual, note))
+            index += 1
+    return results
+
+
+def _sequence_scale(frames, clips, outputs, config) -> Optional[float]:
+    """Median of per-clip metric estimates (None when not metric or unsupported)."""
+    if not metric_scale_enabled(config.scale.metric, frames[0].metric_prior is not None):
+        return None
+    estimates = [clip_metric_estimate([frames[i] for i in clip], out, config)
+                 for clip, out in zip(clips, outputs)]
+    estimates = [e for e in estimates if e is not None]
+    return float(np.exp(np.median(np.log(estimates)))) if estimates else None
+
+
+def align_hierarchical(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
+                       config: Align3rConfig) -> List[FrameResult]:
+    """Keyframes globally, then clips anchored to their keyframes (see module docstring).
+
+    Args:
+        frames: prepared frames of one sequence, all of one network size, >= 2.
+    """
+    clips = split_clips(len(frames), config.clip.length)
+    if len(clips) == 1:
+        return align_flat(frames, backend, config)
+    keyframes = [frames[clip.start] for clip in clips]
+    kf_out = _align_keyframes(keyframes, backend, config)
+    status = '' if kf_out.ok else f'keyframes: {kf_out.status}'
+    outputs = []
+    for k, clip in enumerate(clips):
+        members = [frames[i] for i in clip]
+        keyframe: Optional[KeyframeState] = keyframe_state(keyframes[k], kf_out, k) \
+            if kf_out.ok else None
+        outputs.append(align_clip(members, keyframe, backend, config,
+                                  fallback_T=kf_out.T_world_cam[k]))
+        backend.forget([p.view.key for p in members[1:]])
+    backend.forget([p.view.key for p in keyframes])
+    scale = _sequence_scale(frames, clips, outputs, config)
+    return _emit(frames, outputs, config, scale, status)
+
+
+def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
+               config: Align3rConfig) -> List[FrameResult]:
+    """Every frame in one alignment on the configured pair graph (>= 2 frames)."""
+    graph = config.graph
+    edges = make_pair_edges(len(frames), graph.kind, min(graph.window, len(frames) - 1),
+                            graph.cyclic, graph.symmetric)
+    K_known = None
+    if all(p.K_known is not None for p in frames):
+        K_known = np.stack([p.K_known for p in frames])
+    out = run_stage(frames, edges, backend, config, K_known, (), np.eye(4), None)
+    out = place_first_frame(out, np.eye(4))
+    backend.forget([p.view.key for p in frames])
+    scale = _sequence_scale(frames, [range(len(frames))], [out], config)
+    return _emit(frames, [out], config, scale, '')
+

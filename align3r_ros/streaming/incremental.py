@@ -1,0 +1,163 @@
+"""Streaming incremental alignment: clips in, per-frame results out, bounded state.
+
+State held at any time: the current clip (at most ``clip.length`` prepared frames) and a window of
+at most ``clip.keyframe_window - 1`` earlier keyframes (each: a network view, a pose, a depth map,
+K). When a clip completes, (1) its keyframe (first frame) is aligned against the window, whose
+keyframes stay fixed, (2) the clip is aligned with its keyframe anchored, (3) results for every
+frame of the clip are emitted, the keyframe joins the window, and the backend forgets every frame
+that left. Cost per clip is therefore constant and memory does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Deque, Dict, List, Optional
+
+import numpy as np
+
+from align3r_ros.backends.base import PairwiseBackend
+from align3r_ros.config import Align3rConfig
+from align3r_ros.streaming.frame_prep import PreparedFrame
+from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
+                                                metric_scale_enabled)
+from align3r_ros.streaming.output import frame_result
+from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
+                                          align_keyframe, keyframe_state)
+from align3r_ros.structures import FrameResult
+
+
+def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
+                         config: Align3rConfig) -> Optional[float]:
+    """Robust metric factor of one aligned clip (None without a metric prior or support)."""
+    if not out.ok or any(p.metric_prior is None for p in clip):
+        return None
+    prior = np.stack([p.metric_prior for p in clip])
+    usable = (out.confidence >= config.align.min_conf_thr) & ~out.dynamic_mask
+    return estimate_metric_scale(out.depth, prior, usable, config.scale.min_pixels)
+
+
+class StreamingAligner:
+    """The streaming state machine over prepared frames (see module docstring).
+
+    Args:
+        config: engine config.
+        backend: pairwise backend (its ``forget`` is called for frames that leave).
+    """
+
+    def __init__(self, config: Align3rConfig, backend: PairwiseBackend) -> None:
+        self.config = config
+        self.backend = backend
+        self.clip: List[PreparedFrame] = []
+        self.window: Deque[KeyframeState] = deque()
+        self.metric = MetricScaleTracker(config.scale.smoothing)
+        self.last_T_world_cam = np.eye(4)
+        self.stage_ms: Dict[str, float] = {}
+        self._pending_status = ''
+
+    @property
+    def held_frames(self) -> int:
+        """Frames currently held (clip + keyframe window)."""
+        return len(self.clip) + len(self.window)
+
+    def note(self, status: str) -> None:
+        """Attach ``status`` to the next emitted results (e.g. a reset reason)."""
+        self._pending_status = '; '.join(s for s in (self._pending_status, status) if s)
+
+    def push(self, prepared: PreparedFrame) -> List[FrameResult]:
+        """Add a frame; returns the clip's results when it completes, else []."""
+        self.clip.append(prepared)
+        if len(self.clip) < self.config.clip.length:
+            return []
+        return self._process_clip()
+
+    def flush(self) -> List[FrameResult]:
+        """Align and emit a partial clip (end of stream)."""
+        return self._process_clip() if self.clip else []
+
+    def reset(self, status: str) -> List[FrameResult]:
+        """Emit the partial clip, then forget the world (new size, failure); ``status`` noted."""
+        results = self.flush()
+        self.backend.forget([kf.prepared.view.key for kf in self.window])
+        self.window.clear()
+        self.metric.reset()
+        self.last_T_world_cam = np.eye(4)
+        self.note(status)
+        return results
+
+    def _process_clip(self) -> List[FrameResult]:
+        clip, self.clip = self.clip, []
+        start = time.perf_counter()
+        status = self._pending_status
+        self._pending_status = ''
+        keyframe: Optional[KeyframeState] = None
+        kf_out: Optional[StageOutput] = None
+        network_s = align_s = 0.0
+        if self.window:
+            kf_out = align_keyframe(clip[0], list(self.window), self.backend, self.config)
+            network_s, align_s = kf_out.network_s, kf_out.align_s
+            if kf_out.ok:
+                keyframe = keyframe_state(clip[0], kf_out)
+            else:
+                status = _join(status, f'reset: keyframe {kf_out.status}')
+                self.backend.forget([kf.prepared.view.key for kf in self.window])
+                self.window.clear()
+                self.metric.reset()
+        if len(clip) >= 2:
+            out = align_clip(clip, keyframe, self.backend, self.config,
+                             fallback_T=self.last_T_world_cam)
+            network_s += out.network_s
+            align_s += out.align_s
+        elif keyframe is not None:
+            out = kf_out  # a clip of only its keyframe: the keyframe stage aligned it
+        else:
+            out = _unaligned_output(clip[0], self.last_T_world_cam)
+        status = _join(status, out.status)
+        scale = self._metric_scale(clip, out)
+        if scale is None and metric_scale_enabled(self.config.scale.metric,
+                                                  clip[0].metric_prior is not None):
+            status = _join(status, 'metric scale: not enough confident pixels')
+        results = [frame_result(p, out.T_world_cam[k], out.depth[k], out.K[k],
+                                out.confidence[k], out.dynamic_mask[k], self.config, scale,
+                                out.residual, status) for k, p in enumerate(clip)]
+        self.last_T_world_cam = out.T_world_cam[-1].copy()
+        self._retire(clip, out, keyframe)
+        self.stage_ms = {'network': 1e3 * network_s, 'align': 1e3 * align_s,
+                         'clip_total': 1e3 * (time.perf_counter() - start)}
+        return results
+
+    def _metric_scale(self, clip: List[PreparedFrame], out: StageOutput) -> Optional[float]:
+        if not metric_scale_enabled(self.config.scale.metric, clip[0].metric_prior is not None):
+            return None
+        return self.metric.update(clip_metric_estimate(clip, out, self.config))
+
+    def _retire(self, clip: List[PreparedFrame], out: StageOutput,
+                keyframe: Optional[KeyframeState]) -> None:
+        """Keyframe into the window (oldest out), every other frame of the clip forgotten."""
+        self.backend.forget([p.view.key for p in clip[1:]])
+        if keyframe is None and out.ok and np.isfinite(out.depth[0]).any():
+            keyframe = keyframe_state(clip[0], out)
+        if keyframe is None:
+            self.backend.forget([clip[0].view.key])
+            return
+        self.window.append(keyframe)
+        while len(self.window) > self.config.clip.keyframe_window - 1:
+            self.backend.forget([self.window.popleft().prepared.view.key])
+
+
+def _unaligned_output(prepared: PreparedFrame, fallback_T: np.ndarray) -> StageOutput:
+    """A lone frame with nothing to pair it with: last pose, no depth, a status."""
+    h, w = prepared.network_hw
+    K = prepared.K_known
+    if K is None:
+        focal = float(max(h, w))
+        K = np.array([[focal, 0.0, w / 2.0], [0.0, focal, h / 2.0], [0.0, 0.0, 1.0]])
+    return StageOutput(T_world_cam=fallback_T[None].copy(),
+                       depth=np.full((1, h, w), np.nan, np.float32), K=K[None],
+                       confidence=np.zeros((1, h, w), np.float32),
+                       dynamic_mask=np.zeros((1, h, w), bool), residual=float('nan'),
+                       status='single frame: not aligned', network_s=0.0, align_s=0.0)
+
+
+def _join(*parts: str) -> str:
+    return '; '.join(p for p in parts if p)
