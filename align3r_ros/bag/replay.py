@@ -101,11 +101,9 @@ class _Run:
             frames_published=self.writer.frames_written + 1,
             frames_dropped=getattr(stats, 'frames_dropped', 0),
             frames_rejected=self.source.frames_skipped,
-            engine_resets=getattr(stats, 'resets', 0), is_metric=bool(result.is_metric),
-            residual=float(result.residual),
+            engine_resets=getattr(stats, 'resets', 0),
             stage_ms=tuple((str(k), float(v)) for k, v in
-                           sorted(getattr(stats, 'stage_ms', {}).items())),
-            status=result.status)
+                           sorted(getattr(stats, 'stage_ms', {}).items())))
 
 
 def _default_engine_factory(config: Align3rConfig):

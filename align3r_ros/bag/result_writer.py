@@ -8,6 +8,7 @@ image's stamp; the depth image and its CameraInfo share one header (stamp and op
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,5 +124,10 @@ class ResultBagWriter:
                 result.T_world_cam, stamp, world, frame_id, types))
             self._path.add(pose_to_pose_stamped(result.T_world_cam, stamp, world, types), stamp)
             self.bag.write(names.path, stamp, self._path.to_msg(stamp, world, types))
+        # The scale state, residual and status of this very result (the counters are the
+        # caller's).
+        health = dataclasses.replace(health, is_metric=bool(result.is_metric),
+                                     residual=float(result.residual),
+                                     status=result.status or health.status)
         self.bag.write(names.diagnostics, stamp, health_to_diagnostics_msg(health, stamp, types))
         self.frames_written += 1
