@@ -139,7 +139,7 @@ def export_prior_onnx(model_name: str, weights_or_module: Union[str, Path, nn.Mo
             a 4:3 frame); Depth Pro always traces at 1536 x 1536.
         input_size: Depth Anything V2 lower bound written to the metadata (default the
             model's, 518).
-        opset: ONNX opset (>= 17 for LayerNormalization).
+        opset: ONNX opset (>= 17 for LayerNormalization; Depth Pro uses >= 18).
         verify: run onnxruntime on the example input and report the error against torch.
 
     Raises:
@@ -169,13 +169,22 @@ def export_prior_onnx(model_name: str, weights_or_module: Union[str, Path, nn.Mo
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        # The TorchScript exporter traces the tiny and full models in seconds; the dynamo one
-        # takes minutes for the same graph. Its deprecation warning is not actionable here.
-        warnings.simplefilter('ignore')
+        warnings.simplefilter('ignore')  # exporter deprecation / tracer notes: not actionable
         try:
-            torch.onnx.export(graph, (example,), str(out_path), input_names=[INPUT_NAME],
-                              output_names=outputs, dynamic_axes=dynamic_axes,
-                              opset_version=opset, dynamo=False, do_constant_folding=True)
+            if family == 'depth_pro':
+                # Static 1536 x 1536 graph through torch.export (the TorchScript tracer turns
+                # shapes into tensors, which the Depth Pro token-grid code does not accept);
+                # onnxscript's graph optimiser is skipped: it takes many minutes on the
+                # 35-window pyramid and onnxruntime optimises the graph at load anyway.
+                torch.onnx.export(graph, (example,), str(out_path), input_names=[INPUT_NAME],
+                                  output_names=outputs, opset_version=max(opset, 18),
+                                  dynamo=True, optimize=False, external_data=True)
+            else:
+                # The TorchScript exporter keeps height and width dynamic in seconds; the
+                # dynamo exporter needs minutes for the same graph.
+                torch.onnx.export(graph, (example,), str(out_path), input_names=[INPUT_NAME],
+                                  output_names=outputs, dynamic_axes=dynamic_axes,
+                                  opset_version=opset, dynamo=False, do_constant_folding=True)
         except Exception as exc:  # noqa: BLE001 - exporter errors are not typed
             raise WeightsError(f'ONNX export of {model_name!r} failed: {exc}') from exc
     _write_metadata(out_path, contract)
