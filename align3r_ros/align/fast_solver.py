@@ -31,7 +31,7 @@ from align3r_ros.align.motion_averaging import sim3_corrections
 from align3r_ros.align.objective import ObjectiveData, evaluate_loss
 from align3r_ros.align.optimise import run_adam
 from align3r_ros.align.params import (AlignmentParams, BASE_SCALE, FOCAL_BREAK, encode_pose,
-                                      focal_lengths, pair_scales, pose_matrices, signed_log1p)
+                                      focal_lengths, pair_scales, pose_matrices)
 from align3r_ros.align.problem import AlignmentProblem
 from align3r_ros.config import AlignConfig, Schedule
 
@@ -74,7 +74,6 @@ def _weighted_umeyama(src: torch.Tensor, dst: torch.Tensor, w: torch.Tensor,
     mu_d = (wn @ dst)[:, 0]
     src_c = src - mu_s[:, None]
     dst_c = dst - mu_d[:, None]
-    wsum = wsum.double()
     cov = ((dst_c * w[..., None]).transpose(1, 2) @ src_c).double()
     R, a = _svd_rotation(cov)
     b = (w * (src_c * src_c).sum(-1)).sum(1).double()
