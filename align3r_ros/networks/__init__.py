@@ -13,6 +13,8 @@ _LAZY = {
     'build_pairwise_net': 'align3r_ros.networks.pairwise.build',
     'PairwisePointMapNet': 'align3r_ros.networks.pairwise.model',
     'PairwiseOutput': 'align3r_ros.networks.pairwise.model',
+    'FrameEncoding': 'align3r_ros.networks.pairwise.encoding',
+    'load_pairwise_net': 'align3r_ros.networks.pairwise.checkpoint',
     'build_depth_anything_v2': 'align3r_ros.networks.depth_anything.build',
     'build_depth_pro': 'align3r_ros.networks.depth_pro.build',
 }
