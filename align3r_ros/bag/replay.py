@@ -70,13 +70,13 @@ class ReplayOutcome:
 class _Run:
     """State of one replay: engine, writers, pending frames, evaluation."""
 
-    def __init__(self, options: ReplayOptions, engine_factory, writer: ResultBagWriter,
+    def __init__(self, options: ReplayOptions, engine, writer: ResultBagWriter,
                  collector: EvaluationCollector, source: BagFrameSource) -> None:
         self.options = options
         self.writer = writer
         self.collector = collector
         self.source = source
-        self.engine = engine_factory(options.config)
+        self.engine = engine
         self.pending: Dict[int, BagFrame] = {}
         self.metric: List[bool] = []
 
@@ -138,6 +138,9 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
         Align3rError: configuration, weights or backend failures (no output bag either).
     """
     start = time.perf_counter()
+    if options.output.exists():
+        raise BagError(f'output {options.output} exists already; choose another path or '
+                       'remove it')
     with BagReader(options.input) as reader:
         topics = select_input_topics(reader.topics, options.image_topic,
                                      options.camera_info_topic, options.gt_depth_topic,
@@ -147,10 +150,12 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
         collector = EvaluationCollector(options.eval_alignment, options.depth_max,
                                         options.eval_max_frames)
         warnings = plan.warnings
+        # Backends (weights) load before the output is touched: a bad config fails fast.
+        engine = engine_factory(options.config) if options.mode is ReplayMode.STREAMING \
+            else None
         with AtomicBagWriter(options.output, options.storage) as bag:
             writer = ResultBagWriter(bag, options.config)
-            run = _Run(options, engine_factory if options.mode is ReplayMode.STREAMING
-                       else (lambda config: None), writer, collector, source)
+            run = _Run(options, engine, writer, collector, source)
             _copy_static_tf(reader, writer, warnings)
             frames_read = _feed(run, source, plan.num_frames, options, progress)
             if writer.frames_written == 0:

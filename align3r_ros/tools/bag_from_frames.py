@@ -74,6 +74,17 @@ def _video_frames(path: Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def _video_length(path: Path) -> Optional[int]:
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return count if count > 0 else None
+
+
 def generic_frames(args: argparse.Namespace):
     """Frames of an image folder / video with the optional side inputs."""
     from align3r_ros.evaluation import dataset_files
@@ -89,7 +100,7 @@ def generic_frames(args: argparse.Namespace):
     rgbs = (dataset_files.read_rgb(p) for p in images) if images else _video_frames(source)
     start_ns = int(round(args.start_time * 1e9))
     period_ns = 1e9 / args.fps
-    count = len(images) if images else None
+    count = len(images) if images else _video_length(source)
     for index, rgb in enumerate(rgbs):
         if index % args.stride:
             continue

@@ -1,0 +1,234 @@
+"""align3r-replay end to end: bags built from the real 7-Scenes frames, the third-party bag, and
+bad input (one-line errors, non-zero exit, never an output bag)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
+from align3r_ros.bag.reader import BagReader
+from align3r_ros.bag.replay import ReplayMode, ReplayOptions, run_replay
+from align3r_ros.config import load_config
+from align3r_ros.errors import BagError
+from align3r_ros.structures import EngineStats, Frame, FrameResult
+from align3r_ros.tools import replay
+
+GT_TOPICS = ['--gt-depth-topic', '/camera/depth/image_raw', '--gt-pose-topic',
+             '/ground_truth/pose']
+
+
+@pytest.fixture(scope='module')
+def kitchen(shared):
+    """Frames 0, 3, 6, 9 of 7-Scenes redkitchen at 160x120 (every 4th pixel, K / 4)."""
+    from align3r_ros.evaluation.datasets import load_sequence
+
+    data = load_sequence('7scenes', shared / 'data' / '7scenes_redkitchen', frames=4)
+    frames = []
+    for f in data.frames:
+        K = f.K.copy()
+        K[:2] /= 4
+        frames.append(Frame(stamp_ns=f.stamp_ns + 10**9, rgb=np.ascontiguousarray(
+            f.rgb[::4, ::4]), K=K, gt_depth=np.ascontiguousarray(f.gt_depth[::4, ::4]),
+            gt_T_world_cam=f.gt_T_world_cam))
+    return frames
+
+
+@pytest.fixture(scope='module')
+def kitchen_bag(kitchen, tmp_path_factory):
+    path = tmp_path_factory.mktemp('bags') / 'kitchen'
+    write_frames_bag(kitchen, path, FramesBagOptions())
+    return path
+
+
+class FakeEngine:
+    """Answers a clip of two frames late with ground truth at half scale (exact up to Sim(3))."""
+
+    def __init__(self, config):
+        self.held = []
+        self.stats = EngineStats()
+
+    def _result(self, frame: Frame) -> FrameResult:
+        T = np.eye(4) if frame.gt_T_world_cam is None else frame.gt_T_world_cam.copy()
+        T[:3, 3] *= 0.5
+        gt_depth = np.ones(frame.shape) if frame.gt_depth is None else frame.gt_depth
+        return FrameResult(stamp_ns=frame.stamp_ns, depth=(0.5 * gt_depth).astype(
+            np.float32), confidence=np.full(frame.shape, 5.0, np.float32), K=frame.K,
+            T_world_cam=T, is_metric=False, dynamic_mask=np.zeros(frame.shape, bool),
+            rgb=frame.rgb)
+
+    def push(self, frame):
+        self.held.append(frame)
+        if len(self.held) < 2:
+            return []
+        return self.flush()
+
+    def flush(self):
+        results = [self._result(f) for f in self.held]
+        self.held = []
+        return results
+
+
+def test_replay_with_fake_engine_writes_outputs_and_exact_metrics(kitchen_bag, kitchen, tmp_path):
+    options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
+                            gt_depth_topic='/camera/depth/image_raw',
+                            gt_pose_topic='/ground_truth/pose')
+    done = []
+    outcome = run_replay(options, engine_factory=FakeEngine,
+                         progress=lambda i, n: done.append((i, n)))
+    assert done[-1] == (4, 4) and outcome.frames_written == 4
+    evaluation = outcome.report.evaluation
+    # Depth and poses are the ground truth up to scale 0.5: alignment recovers them.
+    assert evaluation.depth.abs_rel < 1e-4 and evaluation.depth.delta_1_25 == 1.0
+    assert evaluation.depth.scale == pytest.approx(2.0, rel=1e-3)
+    assert evaluation.pose.ate < 1e-6 and evaluation.pose.sim3_scale == pytest.approx(2.0)
+    with BagReader(tmp_path / 'out') as reader:
+        counts = {t.name: t.count for t in reader.topics}
+        stamps = [m.msg.header.stamp for m in reader.messages(['/align3r/depth/image'])]
+    assert counts['/align3r/depth/image'] == 4 and counts['/tf'] == 4
+    assert [s.sec * 10**9 + s.nanosec for s in stamps] == [f.stamp_ns for f in kitchen]
+
+
+def test_replay_cli_oracle_end_to_end(kitchen_bag, kitchen, tmp_path, capsys):
+    """The real engine with the oracle backend on real frames and real poses.
+
+    Bounds: the oracle perturbs point maps by 2 % relative noise and random per-pair scales;
+    global alignment averages over pairs, so after the paper's L1 scale-and-shift the depth
+    error must stay below the noise (Abs Rel < 0.03, δ<1.25 > 0.97); poses: the four frames
+    span ~5 cm, so the ATE must be well under 1 cm (measured ~1 mm) and RPE-rot under 1°.
+    """
+    out, report_dir = tmp_path / 'out', tmp_path / 'report'
+    code = replay.main([str(kitchen_bag), '-o', str(out), '--pairwise-backend', 'oracle',
+                        '--preprocess-long-side', '64', '--clip-length', '4', '--report',
+                        str(report_dir), '--quiet'] + GT_TOPICS)
+    assert code == 0
+    report = json.loads((report_dir / 'report.json').read_text())
+    assert report['frames'] == 4 and report['metric_scale'] is False
+    assert report['timing']['total_s'] > 0 and report['timing']['ms_per_frame'] > 0
+    depth, pose = report['depth'], report['pose']
+    assert depth['abs_rel'] < 0.03 and depth['delta_1_25'] > 0.97
+    assert set(depth) >= {'abs_rel', 'sq_rel', 'rmse', 'log_rmse', 'delta_1_25'}
+    assert pose['ate'] < 0.01 and pose['rpe_trans'] < 0.01 and pose['rpe_rot_deg'] < 1.0
+    assert {p.name for p in report_dir.iterdir()} == {
+        'report.json', 'report.md', 'trajectory.png', 'errors.png', 'depth_strip.png'}
+    with BagReader(out) as reader:
+        (item,) = list(reader.messages(['/align3r/depth/image']))[:1]
+        assert item.msg.encoding == '32FC1' and item.msg.header.frame_id == \
+            'camera_optical_frame'
+
+
+def test_report_without_ground_truth_has_no_metric_sections(kitchen_bag, tmp_path):
+    options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config())
+    outcome = run_replay(options, engine_factory=FakeEngine)
+    from align3r_ros.evaluation.report import report_to_dict
+    document = report_to_dict(outcome.report)
+    assert 'depth' not in document and 'pose' not in document and document['frames'] == 4
+
+
+def test_offline_mode_uses_align_sequence(kitchen_bag, tmp_path, monkeypatch):
+    import align3r_ros.engine as engine_module
+
+    calls = []
+
+    def fake_align_sequence(frames, config):
+        calls.append(len(frames))
+        return [FakeEngine(config)._result(f) for f in frames]
+    monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
+    options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
+                            mode=ReplayMode.OFFLINE, gt_pose_topic='/ground_truth/pose')
+    outcome = run_replay(options)
+    assert calls == [4] and outcome.frames_written == 4 and outcome.report.evaluation.pose.ok
+
+
+def _run_cli(args, capsys):
+    code = replay.main(args + ['--quiet'])
+    return code, capsys.readouterr().err
+
+
+def test_third_party_tf_bag_gives_a_clear_error(shared, tmp_path, capsys):
+    code, err = _run_cli([str(shared / 'data' / 'evo_tf_example' / 'tf_example'), '-o',
+                          str(tmp_path / 'out')], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert 'no image topic' in err
+    assert '/tf (tf2_msgs/msg/TFMessage, 517 msgs)' in err and '/tf_static' in err
+    assert not (tmp_path / 'out').exists()
+    code, err = _run_cli([str(shared / 'data' / 'evo_tf_example' / 'tf_example'), '-o',
+                          str(tmp_path / 'out'), '--image-topic', '/camera/image'], capsys)
+    assert code == 1 and '/camera/image is not in the bag' in err
+
+
+def test_bad_inputs_exit_non_zero_without_output(kitchen, kitchen_bag, tmp_path, capsys):
+    # Corrupt: the database cut in half.
+    corrupt = tmp_path / 'corrupt'
+    shutil.copytree(kitchen_bag, corrupt)
+    (db,) = corrupt.glob('*.db3')
+    db.write_bytes(db.read_bytes()[:len(db.read_bytes()) // 2])
+    code, err = _run_cli([str(corrupt), '-o', str(tmp_path / 'o1')], capsys)
+    assert code == 1 and 'error:' in err and not (tmp_path / 'o1').exists()
+    # Missing input, existing output.
+    code, err = _run_cli([str(tmp_path / 'missing'), '-o', str(tmp_path / 'o2')], capsys)
+    assert code == 1 and 'not found' in err
+    (tmp_path / 'exists').mkdir()
+    code, err = _run_cli([str(kitchen_bag), '-o', str(tmp_path / 'exists')], capsys)
+    assert code == 1 and 'exists already' in err
+    # A config flag out of range.
+    code, err = _run_cli([str(kitchen_bag), '-o', str(tmp_path / 'o3'), '--clip-length', '1'],
+                         capsys)
+    assert code == 1 and 'clip.length' in err and not (tmp_path / 'o3').exists()
+
+
+def test_unknown_encoding_produces_nothing(kitchen, tmp_path, capsys):
+    from align3r_ros.bag.writer import AtomicBagWriter
+    from align3r_ros.messages import MessageTypes
+    from align3r_ros.messages.header import make_header
+    from align3r_ros.messages.image import rgb_to_image_msg
+
+    bag = tmp_path / 'yuv'
+    with AtomicBagWriter(bag) as writer:
+        types = MessageTypes.from_rosbags(writer.typestore)
+        writer.add_topic('/image', 'sensor_msgs/msg/Image')
+        for frame in kitchen[:2]:
+            msg = rgb_to_image_msg(frame.rgb, make_header(frame.stamp_ns, 'c', types), types)
+            msg.encoding = 'yuv422'
+            writer.write('/image', frame.stamp_ns, msg)
+    code, err = _run_cli([str(bag), '-o', str(tmp_path / 'out'), '--pairwise-backend',
+                          'oracle'], capsys)
+    assert code == 1 and "unsupported image encoding 'yuv422'" in err
+    assert not (tmp_path / 'out').exists()
+    assert [p.name for p in tmp_path.iterdir()] == ['yuv']  # no staging directory left
+
+
+def test_ground_truth_that_never_associates_warns(kitchen, tmp_path):
+    shifted = [Frame(stamp_ns=f.stamp_ns, rgb=f.rgb, K=f.K) for f in kitchen]
+    path = tmp_path / 'in'
+    write_frames_bag(shifted, path, FramesBagOptions())
+    # A pose topic of the wrong type is refused before anything is written.
+    options = ReplayOptions(input=path, output=tmp_path / 'out', config=load_config(),
+                            gt_pose_topic='/camera/camera_info')
+    with pytest.raises(BagError, match='ground-truth pose topic /camera/camera_info has type'):
+        run_replay(options, engine_factory=FakeEngine)
+    assert not (tmp_path / 'out').exists()
+    # Ground-truth depth recorded 0.5 s away from every image never associates: a warning.
+    late = [Frame(stamp_ns=f.stamp_ns + 5 * 10**8, rgb=f.rgb, gt_depth=f.gt_depth)
+            for f in kitchen]
+    write_frames_bag(late, tmp_path / 'late', FramesBagOptions(image_topic='/other/image'))
+    from align3r_ros.bag.writer import AtomicBagWriter
+    merged = tmp_path / 'merged'
+    with AtomicBagWriter(merged) as writer:
+        for source in (path, tmp_path / 'late'):
+            with BagReader(source) as reader:
+                for topic in reader.topics:
+                    writer.add_topic(topic.name, topic.msgtype)
+                for item in reader.messages([t.name for t in reader.topics
+                                             if t.name != '/other/image']):
+                    writer.write(item.topic, item.log_time_ns, item.msg)
+    options = ReplayOptions(input=merged, output=tmp_path / 'out2', config=load_config(),
+                            image_topic='/camera/image_raw',
+                            gt_depth_topic='/camera/depth/image_raw')
+    outcome = run_replay(options, engine_factory=FakeEngine)
+    assert any('never associates' in w for w in outcome.report.warnings)
+    assert outcome.report.evaluation is None and outcome.frames_written == 4
