@@ -10,8 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from align3r_ros.bag.reader import (CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, POSE_TYPES,
-                                    TF_TYPE, TopicSummary, describe_topics)
+from align3r_ros.bag.reader import (
+    CAMERA_INFO_TYPE,
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    POSE_TYPES,
+    TF_TYPE,
+    TopicSummary,
+    describe_topics,
+)
 from align3r_ros.errors import BagError
 
 

@@ -30,8 +30,14 @@ class Durability(StrEnum):
 
 def offered_qos(durability: Durability, depth: int) -> Any:
     """A reliable, keep-last ``depth`` QoS profile with the given durability (rosbags type)."""
-    from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
-                                    QosReliability, QosTime)
+    from rosbags.interfaces import (
+        Qos,
+        QosDurability,
+        QosHistory,
+        QosLiveliness,
+        QosReliability,
+        QosTime,
+    )
 
     infinite = QosTime(sec=2147483647, nsec=4294967295)
     return Qos(history=QosHistory.KEEP_LAST, depth=int(depth),

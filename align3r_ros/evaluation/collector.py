@@ -20,10 +20,16 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from align3r_ros.errors import InputError
-from align3r_ros.evaluation.depth_metrics import (DEFAULT_DEPTH_MAX, PRED_CLIP_MIN,
-                                                  DepthAlignment, DepthMetrics, depth_errors,
-                                                  evaluate_depth_sequence, resize_depth,
-                                                  valid_depth_mask)
+from align3r_ros.evaluation.depth_metrics import (
+    DEFAULT_DEPTH_MAX,
+    PRED_CLIP_MIN,
+    DepthAlignment,
+    DepthMetrics,
+    depth_errors,
+    evaluate_depth_sequence,
+    resize_depth,
+    valid_depth_mask,
+)
 from align3r_ros.evaluation.pose_metrics import PoseMetrics, evaluate_trajectory, umeyama_sim3
 from align3r_ros.structures import Frame, FrameResult
 

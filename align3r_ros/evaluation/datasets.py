@@ -29,8 +29,7 @@ import numpy as np
 from align3r_ros.config import StrEnum
 from align3r_ros.errors import InputError
 from align3r_ros.evaluation import dataset_files as files
-from align3r_ros.evaluation.association import (NO_MATCH, associate_nearest,
-                                                associate_one_to_one)
+from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, associate_one_to_one
 from align3r_ros.structures import Frame
 
 TUM_MAX_DIFFERENCE_NS = 20_000_000

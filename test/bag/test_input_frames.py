@@ -15,7 +15,6 @@ from align3r_ros.messages import MessageTypes
 from align3r_ros.messages.header import make_header
 from align3r_ros.messages.image import depth_to_image_msg, rgb_to_image_msg
 from align3r_ros.messages.transforms import matrix_to_pose, matrix_to_transform_stamped
-from align3r_ros.structures import Frame
 
 
 def _read(path, **topics):

@@ -12,7 +12,6 @@ from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.writer import AtomicBagWriter, Durability, Storage
 from align3r_ros.errors import BagError
 from align3r_ros.messages import MessageTypes
-from align3r_ros.messages.header import make_header
 from align3r_ros.messages.transforms import matrix_to_transform_stamped
 
 

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from align3r_ros.evaluation.association import (NO_MATCH, associate_nearest,
-                                                associate_one_to_one, interpolate_poses)
+from align3r_ros.evaluation.association import (
+    NO_MATCH,
+    associate_nearest,
+    associate_one_to_one,
+    interpolate_poses,
+)
 
 
 def test_nearest_allows_shared_references_and_rejects_far_ones():

@@ -7,11 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from align3r_ros.evaluation import dataset_files
-from align3r_ros.evaluation.depth_metrics import (DepthAlignment, average_depth_metrics,
-                                                  evaluate_depth_sequence, lower_median)
-from align3r_ros.evaluation.pose_metrics import average_pose_metrics, evaluate_trajectory
 from align3r_ros.errors import InputError
+from align3r_ros.evaluation import dataset_files
+from align3r_ros.evaluation.depth_metrics import (
+    DepthAlignment,
+    average_depth_metrics,
+    evaluate_depth_sequence,
+    lower_median,
+)
+from align3r_ros.evaluation.pose_metrics import average_pose_metrics, evaluate_trajectory
 
 DEPTH_SEQUENCES = ('seqA_7scenes', 'seqB_synthetic_far')
 TRAJECTORIES = ('traj1_7scenes_frames000to057', 'traj2_7scenes_frames060to132',
