@@ -1,4 +1,4 @@
-"""Native torch prior backends: Depth Anything V2 (fixture parity) and Depth Pro (focal handling)."""
+"""Native torch prior backends: Depth Anything V2 (fixture parity), Depth Pro (focal use)."""
 
 from __future__ import annotations
 

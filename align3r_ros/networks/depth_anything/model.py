@@ -21,7 +21,7 @@ from align3r_ros.networks.depth_anything.preprocess import rgb_to_network_input
 
 
 class DepthAnythingV2Net(nn.Module):
-    """Relative-disparity network; ``forward`` matches the reference ``DepthAnythingV2.forward``."""
+    """Relative-disparity network; ``forward`` is the reference ``DepthAnythingV2.forward``."""
 
     def __init__(self, cfg: DepthAnythingV2Config) -> None:
         super().__init__()
@@ -53,7 +53,7 @@ class DepthAnythingV2Net(nn.Module):
 
 
 def upsample_disparity(disparity: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(B, h, w) -> (B, height, width), bilinear with align_corners=True (reference infer_image)."""
+    """(B, h, w) -> (B, height, width): bilinear, align_corners=True (as infer_image)."""
     return F.interpolate(disparity[:, None], (height, width), mode='bilinear',
                          align_corners=True)[:, 0]
 
