@@ -82,8 +82,11 @@ def decode_output(raw: np.ndarray, fov_deg: Optional[float], frame_hw: Tuple[int
 
     Raises:
         InputError: canonical inverse depth without a known focal or a ``fov_deg`` output.
+        BackendError: an output that is not a single (h, w) map.
     """
     raw = np.asarray(raw, dtype=np.float32)
+    if raw.ndim < 2 or raw.size != raw.shape[-2] * raw.shape[-1]:
+        raise BackendError(f'prior output of shape {raw.shape} is not one (h, w) map')
     raw = raw.reshape(raw.shape[-2:])
     align = contract.output_align_corners
     if contract.output_encoding == 'direct':

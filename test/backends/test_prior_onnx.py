@@ -187,3 +187,13 @@ def test_depth_pro_export_parity(shared, tmp_path):
     np.testing.assert_allclose(prior.values, outputs['depth'], rtol=1e-3)
     torch_prior = DepthProPriorBackend(model).estimate(image)
     assert np.abs(prior.values / torch_prior.values - 1).max() < 1e-3
+
+
+def test_decode_rejects_multi_channel_outputs():
+    from align3r_ros.backends.prior_onnx import decode_output
+
+    contract = PriorOnnxContract(prior_kind=PriorKind.DISPARITY)
+    with pytest.raises(BackendError, match=r'\(1, 2, 4, 4\)'):
+        decode_output(np.zeros((1, 2, 4, 4), np.float32), None, (8, 8), None, contract)
+    values, focal = decode_output(np.ones((1, 4, 4), np.float32), None, (8, 8), None, contract)
+    assert values.shape == (8, 8) and focal is None

@@ -77,3 +77,18 @@ def test_refuses_pickled_objects(tmp_path):
     torch.save({'x': argparse.Namespace(a=1)}, tmp_path / 'evil.pth')
     with pytest.raises(WeightsError, match='cannot read'):
         read_state_dict(tmp_path / 'evil.pth')
+
+
+@pytest.mark.weights
+@pytest.mark.parametrize('encoder', ['vits', 'vitb', 'vitl'])
+def test_released_checkpoint_loads_strictly(encoder):
+    # Real files from `align3r-weights download depth_anything_v2_<encoder>`.
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get('ALIGN3R_WEIGHTS_DIR')
+    path = Path(folder or '/nonexistent') / f'depth_anything_v2_{encoder}.pth'
+    if not path.is_file():
+        pytest.skip(f'{path} not present (set ALIGN3R_WEIGHTS_DIR)')
+    model = load_depth_anything_v2(path)
+    assert model.cfg.name == f'depth_anything_v2_{encoder}'
