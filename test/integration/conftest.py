@@ -1,0 +1,109 @@
+"""Fixtures of the integration tests: 7-Scenes frames, tiny pairwise weights, the ROS stand-in.
+
+The tiny Align3R fixture (``../shared/fixtures/align3r_tiny``) has random weights. Its view-1 head
+happens to put every point behind the camera (z < 0 on all pixels), which no trained network
+does and which makes the focal/depth initialisation meaningless. ``tiny_forward_weights`` is the
+same checkpoint with the z row of ``downstream_head1.dpt.head.4`` negated (raw z -> -z, so the
+post-processed z flips sign: pts = v / |v| * expm1(|v|)); everything else, including the
+architecture and the ``config.json`` that gives the head counts, is unchanged. Geometry stays
+meaningless (random weights); the tests assert the engine's contract, not accuracy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+
+from align3r_ros.structures import Frame
+
+#: Stamps that a float64 cannot hold exactly: any float round trip would change them.
+T0_NS = 1_700_000_000_123_456_789
+STEP_NS = 33_333_333
+SEVEN_SCENES_K = np.array([[585.0, 0.0, 320.0], [0.0, 585.0, 240.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    """torch intra-op threads = 1 for each module here, restored afterwards.
+
+    The tiny networks gain nothing from a second thread, and on a loaded 2-core machine the
+    OpenMP pool's spin-waiting made one 3-frame clip cost 4-8 s of CPU instead of 0.4 s.
+    (``runtime.threads`` is not applied by any torch entry point, so it cannot do this.)
+    """
+    torch = pytest.importorskip('torch')
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope='session')
+def seven_scenes_dir(shared) -> Path:
+    path = shared / 'data' / '7scenes_redkitchen'
+    if not (path / 'color').is_dir():
+        pytest.skip(f'7-Scenes data not found at {path}')
+    return path
+
+
+@pytest.fixture(scope='session')
+def tiny_fixture_weights(shared) -> Path:
+    """The fixture file as shipped (its config.json beside it gives the head counts)."""
+    path = shared / 'fixtures' / 'align3r_tiny' / 'weights.safetensors'
+    if not path.is_file():
+        pytest.skip(f'tiny Align3R fixture not found at {path}')
+    return path
+
+
+@pytest.fixture(scope='session')
+def tiny_forward_weights(tiny_fixture_weights, tmp_path_factory) -> Path:
+    """The fixture with head 1's z output negated (see the module docstring)."""
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path_factory.mktemp('align3r_tiny_forward')
+    state = load_file(str(tiny_fixture_weights))
+    for name in ('weight', 'bias'):
+        key = f'downstream_head1.dpt.head.4.{name}'
+        tensor = state[key].clone()
+        tensor[2] = -tensor[2]  # output channels: x, y, z, confidence
+        state[key] = tensor
+    save_file(state, str(folder / 'weights.safetensors'))
+    shutil.copy(tiny_fixture_weights.with_name('config.json'), folder / 'config.json')
+    return folder / 'weights.safetensors'
+
+
+def load_seven_scenes(folder: Path, count: int) -> List[Frame]:
+    """``count`` frames (640x480) restamped T0_NS + i * STEP_NS; ``Frame.prior`` = GT depth
+    (metres, NaN where the sensor had none), K = the 7-Scenes 585/320/240."""
+    from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
+
+    data = load_sequence(DatasetKind.SEVEN_SCENES, folder, frames=count)
+    assert len(data.frames) == count
+    return [Frame(stamp_ns=T0_NS + i * STEP_NS, rgb=f.rgb, K=SEVEN_SCENES_K.copy(),
+                  prior=f.gt_depth, gt_depth=f.gt_depth, gt_T_world_cam=f.gt_T_world_cam)
+            for i, f in enumerate(data.frames)]
+
+
+@pytest.fixture(scope='session')
+def seven_scenes_frames(seven_scenes_dir) -> List[Frame]:
+    return load_seven_scenes(seven_scenes_dir, 12)
+
+
+@pytest.fixture
+def ros(monkeypatch):
+    """The rclpy / tf2_ros stand-in of ``test/ros_standin`` installed for one test."""
+    from rosbags.typesys import Stores, get_typestore
+
+    from ros_standin import standin  # test/ is on sys.path (rootdir-relative packages)
+    for name, module in standin.build_modules(get_typestore(Stores.ROS2_HUMBLE)).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    for name in [n for n in sys.modules if n.startswith('align3r_ros.ros.')]:
+        monkeypatch.delitem(sys.modules, name)
+    standin.GRAPH.__init__()
+    yield standin
+    for name in [n for n in sys.modules if n.startswith('align3r_ros.ros.')]:
+        del sys.modules[name]  # never leak modules bound to the stand-in
