@@ -104,6 +104,18 @@ def _dynamic_axes(names) -> dict:
     return {name: _AXES[name.rstrip('12').replace('_in_other_view', '')] for name in names}
 
 
+def check_export_settings(example_hw: Tuple[int, int], opset: int = DEFAULT_OPSET,
+                          patch: int = 16) -> Tuple[int, int]:
+    """(H, W) as ints when exportable; ConfigError naming the value otherwise."""
+    height, width = (int(s) for s in example_hw)
+    if height % patch or width % patch or height < 2 * patch or width < 2 * patch:
+        raise ConfigError(f'export size (H, W) = {tuple(example_hw)} must be multiples of '
+                          f'{patch} and at least {2 * patch}')
+    if opset < 17:
+        raise ConfigError(f'opset must be >= 17 (LayerNormalization), got {opset}')
+    return height, width
+
+
 def export_pairwise_onnx(net: PairwisePointMapNet, out_dir: Union[str, Path],
                          example_hw: Tuple[int, int] = (288, 512), opset: int = DEFAULT_OPSET,
                          verify: bool = True) -> PairwiseOnnxInfo:
@@ -125,12 +137,7 @@ def export_pairwise_onnx(net: PairwisePointMapNet, out_dir: Union[str, Path],
     """
     spec = net.spec
     patch = spec.patch_size
-    height, width = (int(s) for s in example_hw)
-    if height % patch or width % patch or height < 2 * patch or width < 2 * patch:
-        raise ConfigError(f'export size (H, W) = {example_hw} must be multiples of {patch} and '
-                          f'at least {2 * patch}')
-    if opset < 17:
-        raise ConfigError(f'opset must be >= 17 (LayerNormalization), got {opset}')
+    height, width = check_export_settings(example_hw, opset, patch)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     net = net.eval()
@@ -160,8 +167,9 @@ def export_pairwise_onnx(net: PairwisePointMapNet, out_dir: Union[str, Path],
                             dynamic_size=True, opset=opset)
     if verify:
         info.write(out_dir)
-        error = max(onnx_vs_torch_error(net, out_dir, (height, width)),
-                    onnx_vs_torch_error(net, out_dir, (width, height)))
+        session = PairwiseOnnxSession(out_dir)
+        error = max(onnx_vs_torch_error(net, session, (height, width)),
+                    onnx_vs_torch_error(net, session, (width, height)))
         info = PairwiseOnnxInfo(**{**asdict(info), 'max_rel_error': error})
         _LOG.info('ONNX export verified: max relative error %.2e', error)
     info.write(out_dir)
@@ -193,9 +201,14 @@ def _export_graph(module: nn.Module, inputs: tuple, input_names, output_names, p
         onnx.save_model(model, str(path))
 
 
-def onnx_vs_torch_error(net: PairwisePointMapNet, folder: Union[str, Path],
+def onnx_vs_torch_error(net: PairwisePointMapNet,
+                        session: Union[str, Path, PairwiseOnnxSession],
                         image_hw: Tuple[int, int], batch: int = 2, seed: int = 1) -> float:
     """max over outputs of max |onnx - torch| / max |torch| on random inputs of size image_hw.
+
+    Args:
+        net: the torch network the graphs were exported from.
+        session: an open session or its export folder.
 
     Each view is encoded once; the decoder sees views (b, B-1-b), so pairs of distinct frames.
     """
@@ -204,7 +217,8 @@ def onnx_vs_torch_error(net: PairwisePointMapNet, folder: Union[str, Path],
     image = torch.rand(batch, 3, height, width, generator=generator) * 2 - 1
     pointmap = torch.rand(batch, height, width, 3, generator=generator) if net.needs_pointmap \
         else None
-    session = PairwiseOnnxSession(folder)
+    if not isinstance(session, PairwiseOnnxSession):
+        session = PairwiseOnnxSession(session)
     tokens, inj = session.encode(image.numpy(), None if pointmap is None else pointmap.numpy())
     flip = np.arange(batch)[::-1].copy()
     got = session.decode(tokens, inj, tokens[flip], None if inj is None else inj[flip])
