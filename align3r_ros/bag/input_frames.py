@@ -124,7 +124,10 @@ class BagFrameSource:
                     poses[stamp] = T
         if not plan.image_stamps_ns:
             raise BagError(f'image topic {t.image} has no messages')
-        if t.camera_info and not plan.cameras:
+        if not t.camera_info:
+            plan.warnings.append('no CameraInfo topic: intrinsics are estimated (or taken '
+                                 'from the camera.* parameters)')
+        elif not plan.cameras:
             plan.warnings.append(f'no usable CameraInfo on {t.camera_info}: intrinsics are '
                                  'estimated')
         if (t.gt_pose or t.gt_tf_frame) and not poses:

@@ -159,7 +159,10 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
             _copy_static_tf(reader, writer, warnings)
             frames_read = _feed(run, source, plan.num_frames, options, progress)
             if writer.frames_written == 0:
-                reasons = '; '.join(warnings[-3:]) or 'the engine returned no result'
+                last_status = getattr(getattr(engine, 'stats', None), 'last_status', '')
+                reasons = '; '.join(warnings[-3:] + ([f'engine: {last_status}']
+                                                     if last_status else [])) or \
+                    'the engine returned no result'
                 raise BagError(f'no frame of {topics.image} could be processed ({reasons})')
     total_s = time.perf_counter() - start
     evaluation = collector.evaluate() if (collector.has_depth or collector.has_poses) else None

@@ -231,3 +231,38 @@ def test_ground_truth_that_never_associates_warns(kitchen, tmp_path):
     outcome = run_replay(options, engine_factory=FakeEngine)
     assert any('never associates' in w for w in outcome.report.warnings)
     assert outcome.report.evaluation is None and outcome.frames_written == 4
+
+
+@pytest.mark.slow
+def test_readme_demo_thirty_frames_with_the_oracle(shared, tmp_path):
+    """The README's weightless demo: all 30 real frames at full size, network long side 128.
+
+    Bounds as in the 4-frame test; the trajectory spans ~0.5 m, so ATE < 3 cm (measured 1.2 cm).
+    """
+    from align3r_ros.tools import bag_from_frames
+
+    bag = tmp_path / 'kitchen'
+    assert bag_from_frames.main([str(shared / 'data' / '7scenes_redkitchen'), '--dataset',
+                                 '7scenes', '-o', str(bag), '--quiet']) == 0
+    assert replay.main([str(bag), '-o', str(tmp_path / 'out'), '--pairwise-backend', 'oracle',
+                        '--preprocess-long-side', '128', '--report', str(tmp_path / 'report'),
+                        '--quiet'] + GT_TOPICS) == 0
+    report = json.loads((tmp_path / 'report' / 'report.json').read_text())
+    assert report['frames'] == 30
+    assert report['depth']['abs_rel'] < 0.03 and report['depth']['delta_1_25'] > 0.97
+    assert report['pose']['ate'] < 0.03 and report['pose']['rpe_rot_deg'] < 1.0
+
+
+@pytest.mark.slow
+def test_tiny_random_network_end_to_end(shared, kitchen_bag, tmp_path):
+    """The torch backend with the tiny random-weight DUSt3R fixture: the whole pipeline runs
+    and writes finite poses for every frame (its depth is meaningless: random weights)."""
+    weights = shared / 'fixtures' / 'dust3r_tiny' / 'weights.safetensors'
+    assert replay.main([str(kitchen_bag), '-o', str(tmp_path / 'out'), '--pairwise-weights',
+                        str(weights), '--pairwise-checkpoint-prior', 'none',
+                        '--prior-backend', 'none', '--preprocess-long-side', '64',
+                        '--clip-length', '4', '--quiet']) == 0
+    with BagReader(tmp_path / 'out') as reader:
+        transforms = [m.msg.transforms[0].transform for m in reader.messages(['/tf'])]
+    assert len(transforms) == 4
+    assert all(np.isfinite([t.translation.x, t.rotation.w]).all() for t in transforms)
