@@ -143,6 +143,11 @@ class PairwiseOnnxSession:
     def needs_pointmap(self) -> bool:
         return self.info.needs_pointmap
 
+    @property
+    def providers(self) -> Tuple[str, ...]:
+        """Execution providers onnxruntime actually uses, in priority order."""
+        return tuple(self._encoder.get_providers())
+
     def encode(self, images: np.ndarray, pointmaps: Optional[np.ndarray] = None
                ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Encode B frames.

@@ -1,0 +1,240 @@
+"""``align3r-bench network``: encode / decode cost of the full-size Align3R network, as JSON.
+
+    align3r-bench network [--height 288 --width 512 --threads 2 --backends torch,onnx]
+    align3r-bench network --device cuda --dtype fp16 --backends torch
+
+Measures, with random weights of the full-size Align3R configuration (ViT-L encoder, ViT-B
+decoders, DPT heads; 603 M parameters): milliseconds to encode one frame (image encoder +
+point-map branch), milliseconds to decode one pair (both decoders + both DPT heads), and the
+peak resident memory of the process, for torch eager and for onnxruntime (graphs exported by
+:mod:`align3r_ros.networks.pairwise_onnx`). Each backend runs in its own child process so that
+its peak RSS is its own; the ONNX export runs in a third one (reused with ``--onnx-dir``).
+
+The per-frame cost in a symmetric sliding-window graph of ``--window`` 5 is one encode plus
+2 x 5 = 10 pair decodes (each frame is encoded once and cached). The official implementation
+re-encodes both images of every pair: about 15 s per pair at 512x288 on 2 CPU threads (spec §3.3),
+i.e. about 150 s per frame for the same graph; ``ratio_to_official`` compares with that and the
+target is <= 0.4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+OFFICIAL_S_PER_PAIR = 15.0
+TARGET_RATIO = 0.4
+NETWORK = 'align3r_vitl_512_dpt'
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='align3r-bench network', description=__doc__.split(
+        '\n\n')[0])
+    parser.add_argument('--height', type=int, default=288, help='network input height (px)')
+    parser.add_argument('--width', type=int, default=512, help='network input width (px)')
+    parser.add_argument('--threads', type=int, default=2, help='CPU threads (torch, onnxruntime)')
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
+    parser.add_argument('--dtype', choices=('fp32', 'fp16', 'bf16'), default='fp32',
+                        help='autocast dtype on cuda (heads stay fp32); cpu is always fp32')
+    parser.add_argument('--backends', default='torch,onnx', help='comma list: torch, onnx')
+    parser.add_argument('--repeats', type=int, default=3, help='timed runs after one warm-up')
+    parser.add_argument('--window', type=int, default=5, help='sliding-window size of the graph')
+    parser.add_argument('--onnx-dir', default='', help='reuse (or keep) the ONNX export here')
+    parser.add_argument('--network', default=NETWORK,
+                        help='network name or fixture-style config.json (smoke tests)')
+    parser.add_argument('--worker', choices=('torch', 'onnx', 'export'), default=None,
+                        help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args)))
+        return 0
+    backends = [b.strip() for b in args.backends.split(',') if b.strip()]
+    unknown = set(backends) - {'torch', 'onnx'}
+    if unknown:
+        print(f'align3r-bench network: unknown backends {sorted(unknown)}', file=sys.stderr)
+        return 2
+    report: Dict[str, Any] = {
+        'network': args.network, 'height': args.height, 'width': args.width,
+        'threads': args.threads, 'device': args.device,
+        'dtype': args.dtype if args.device == 'cuda' else 'fp32', 'window': args.window,
+        'decodes_per_frame': 2 * args.window, 'official_s_per_pair': OFFICIAL_S_PER_PAIR,
+        'official_s_per_frame': OFFICIAL_S_PER_PAIR * 2 * args.window,
+        'target_ratio': TARGET_RATIO, 'cpu': _cpu_name(), 'results': {}}
+    with tempfile.TemporaryDirectory(prefix='align3r_bench_') as scratch:
+        onnx_dir = Path(args.onnx_dir or Path(scratch) / 'onnx')
+        for backend in backends:
+            if backend == 'onnx' and not (onnx_dir / 'pairwise_onnx.json').is_file():
+                report['onnx_export'] = _child(args, 'export', onnx_dir)
+            result = _child(args, backend, onnx_dir)
+            if 'encode_ms' in result:
+                result.update(_per_frame(result, args.window))
+            report['results'][backend] = result
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _per_frame(result: Dict[str, Any], window: int) -> Dict[str, Any]:
+    per_frame_s = (result['encode_ms'] + 2 * window * result['decode_ms']) / 1000.0
+    ratio = per_frame_s / (OFFICIAL_S_PER_PAIR * 2 * window)
+    return {'per_frame_s': round(per_frame_s, 2), 'ratio_to_official': round(ratio, 3),
+            'meets_target': ratio <= TARGET_RATIO}
+
+
+def _child(args: argparse.Namespace, worker: str, onnx_dir: Path) -> Dict[str, Any]:
+    """Run one worker in a fresh interpreter; its last stdout line is its JSON result."""
+    command = [sys.executable, '-m', 'align3r_ros.benchmarks.network', '--worker', worker,
+               '--height', str(args.height), '--width', str(args.width), '--threads',
+               str(args.threads), '--device', args.device, '--dtype', args.dtype,
+               '--repeats', str(args.repeats), '--onnx-dir', str(onnx_dir),
+               '--network', args.network]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ['no output'])[-1]
+        return {'error': f'{worker} worker failed (exit {done.returncode}): {tail}'}
+    return json.loads(lines[-1])
+
+
+# ---------------------------------------------------------------------- workers (child side)
+
+def _peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
+
+
+def _time_ms(run: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> Dict[str, float]:
+    run()  # warm-up (allocations, RoPE tables, onnxruntime plans)
+    sync()
+    samples: List[float] = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        run()
+        sync()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return {'median': round(statistics.median(samples), 1), 'min': round(min(samples), 1)}
+
+
+def _random_inputs(args: argparse.Namespace):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(-1, 1, (1, 3, args.height, args.width)).astype(np.float32)
+              for _ in range(2)]
+    pointmaps = [rng.uniform(0, 1, (1, args.height, args.width, 3)).astype(np.float32)
+                 for _ in range(2)]
+    return images, pointmaps
+
+
+def _build_net(network: str):
+    import torch
+
+    from align3r_ros.networks.pairwise.build import build_pairwise_net
+
+    torch.manual_seed(0)
+    config = json.loads(Path(network).read_text()) if network.endswith('.json') else network
+    net = build_pairwise_net(config)
+    with torch.no_grad():  # zero-convs start at 0; random values exercise the same maths
+        for conv in getattr(net, 'zero_convs', ()):
+            conv[0].weight.normal_(0.0, 0.02)
+    return net
+
+
+def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    dtype = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[args.dtype]
+    use_autocast = device.type == 'cuda' and dtype != torch.float32
+    net = _build_net(args.network).to(device).eval()
+    rss_model = _peak_rss_mib()
+    images, pointmaps = _random_inputs(args)
+    images = [torch.from_numpy(x).to(device) for x in images]
+    pointmaps = [torch.from_numpy(x).to(device) for x in pointmaps]
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+
+    def encode(index: int = 0):
+        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
+            return net.encode(images[index], pointmaps[index])
+
+    enc1, enc2 = encode(0), encode(1)
+
+    def decode():
+        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
+            return net.decode(enc1, enc2)
+
+    encode_ms = _time_ms(encode, args.repeats, sync)
+    decode_ms = _time_ms(decode, args.repeats, sync)
+    result = {'backend': 'torch', 'encode_ms': encode_ms['median'],
+              'decode_ms': decode_ms['median'], 'encode_ms_min': encode_ms['min'],
+              'decode_ms_min': decode_ms['min'], 'peak_rss_mib': _peak_rss_mib(),
+              'rss_after_build_mib': rss_model, 'torch': torch.__version__}
+    if device.type == 'cuda':
+        result['gpu'] = torch.cuda.get_device_name(device)
+        result['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
+    return result
+
+
+def export_worker(args: argparse.Namespace) -> Dict[str, Any]:
+    import torch
+
+    from align3r_ros.networks.pairwise_onnx import export_pairwise_onnx
+
+    torch.set_num_threads(max(args.threads, 1))
+    start = time.perf_counter()
+    export_pairwise_onnx(_build_net(args.network), args.onnx_dir, example_hw=(args.height, args.width),
+                         verify=False)
+    files = {p.name: round(p.stat().st_size / 2 ** 20, 1) for p in Path(args.onnx_dir).iterdir()}
+    return {'export_s': round(time.perf_counter() - start, 1), 'files_mib': files,
+            'peak_rss_mib': _peak_rss_mib()}
+
+
+def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
+    import onnxruntime
+
+    from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
+
+    start = time.perf_counter()
+    session = PairwiseOnnxSession(args.onnx_dir, device=args.device, threads=args.threads)
+    load_s = time.perf_counter() - start
+    images, pointmaps = _random_inputs(args)
+    enc1 = session.encode(images[0], pointmaps[0])
+    enc2 = session.encode(images[1], pointmaps[1])
+    encode_ms = _time_ms(lambda: session.encode(images[0], pointmaps[0]), args.repeats,
+                         lambda: None)
+    decode_ms = _time_ms(lambda: session.decode(enc1[0], enc1[1], enc2[0], enc2[1]),
+                         args.repeats, lambda: None)
+    return {'backend': 'onnxruntime', 'encode_ms': encode_ms['median'],
+            'decode_ms': decode_ms['median'], 'encode_ms_min': encode_ms['min'],
+            'decode_ms_min': decode_ms['min'], 'peak_rss_mib': _peak_rss_mib(),
+            'session_load_s': round(load_s, 1), 'onnxruntime': onnxruntime.__version__,
+            'providers': list(session.providers)}
+
+
+WORKERS = {'torch': torch_worker, 'onnx': onnx_worker, 'export': export_worker}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return f'{line.split(":", 1)[1].strip()} ({os.cpu_count()} cores)'
+    except OSError:
+        pass
+    return f'unknown ({os.cpu_count()} cores)'
+
+
+if __name__ == '__main__':
+    sys.exit(main())
