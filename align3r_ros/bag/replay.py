@@ -19,7 +19,7 @@ from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.result_writer import ResultBagWriter
 from align3r_ros.bag.topics import InputTopics, select_input_topics
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
-from align3r_ros.config import Align3rConfig, StrEnum
+from align3r_ros.config import Align3rConfig, PairwiseBackendKind, StrEnum
 from align3r_ros.errors import BagError
 from align3r_ros.evaluation.collector import EvaluationCollector
 from align3r_ros.evaluation.depth_metrics import DEFAULT_DEPTH_MAX, DepthAlignment
@@ -206,8 +206,12 @@ def _feed(run: _Run, source: BagFrameSource, total: int, options: ReplayOptions,
 
 def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, str], ...]:
     config = options.config
+    # The oracle builds no prior network unless prior.weights names one (engine.build_backends).
+    oracle_without_prior = config.pairwise.backend is PairwiseBackendKind.ORACLE and \
+        not config.prior.weights
+    prior = 'none (oracle)' if oracle_without_prior else config.prior.backend.value
     return (('mode', options.mode.value), ('pairwise backend', config.pairwise.backend.value),
-            ('prior backend', config.prior.backend.value),
+            ('prior backend', prior),
             ('solver', config.align.solver.value), ('clip length', str(config.clip.length)),
             ('network long side', str(config.preprocess.long_side)),
             ('camera info', topics.camera_info or 'none (intrinsics estimated)'),
