@@ -266,3 +266,34 @@ def test_tiny_random_network_end_to_end(shared, kitchen_bag, tmp_path):
         transforms = [m.msg.transforms[0].transform for m in reader.messages(['/tf'])]
     assert len(transforms) == 4
     assert all(np.isfinite([t.translation.x, t.rotation.w]).all() for t in transforms)
+
+
+def test_mcap_output_decodes_independently_with_input_headers(kitchen_bag, kitchen, tmp_path):
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    from align3r_ros.bag.writer import Storage
+
+    options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
+                            storage=Storage.MCAP)
+    run_replay(options, engine_factory=FakeEngine)
+    (path,) = (tmp_path / 'out').glob('*.mcap')
+    headers = {}
+    with open(path, 'rb') as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        for _, channel, message, msg in reader.iter_decoded_messages():
+            if channel.topic == '/tf':
+                header = msg.transforms[0].header
+                assert msg.transforms[0].child_frame_id == 'camera_optical_frame'
+                assert header.frame_id == 'align3r_world'
+            elif hasattr(msg, 'header'):
+                header = msg.header
+            else:
+                continue
+            stamp = header.stamp.sec * 10**9 + header.stamp.nanosec
+            assert stamp == message.log_time
+            headers.setdefault(channel.topic, []).append((stamp, header.frame_id))
+    input_headers = [(f.stamp_ns, 'camera_optical_frame') for f in kitchen]
+    assert headers['/align3r/depth/image'] == input_headers
+    assert headers['/align3r/depth/camera_info'] == input_headers
+    assert headers['/align3r/points'] == input_headers
