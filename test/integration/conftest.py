@@ -96,9 +96,9 @@ def seven_scenes_frames(seven_scenes_dir) -> List[Frame]:
 @pytest.fixture
 def ros(monkeypatch):
     """The rclpy / tf2_ros stand-in of ``test/ros_standin`` installed for one test."""
+    from ros_standin import standin  # test/ is on sys.path (rootdir-relative packages)
     from rosbags.typesys import Stores, get_typestore
 
-    from ros_standin import standin  # test/ is on sys.path (rootdir-relative packages)
     for name, module in standin.build_modules(get_typestore(Stores.ROS2_HUMBLE)).items():
         monkeypatch.setitem(sys.modules, name, module)
     for name in [n for n in sys.modules if n.startswith('align3r_ros.ros.')]:

@@ -18,25 +18,33 @@ ros2/geometry2):
   ``trigger_configure/activate/deactivate/cleanup/shutdown``, ``on_*`` callbacks returning
   ``TransitionCallbackReturn``; an exception or ERROR runs ``on_error``; the state machine
   current state is ``_state_machine.current_state == (id, label)``; ``LifecycleState`` is
-  ``NamedTuple(label, state_id)``: rclpy/rclpy/lifecycle/node.py, rclpy/rclpy/lifecycle/__init__.py.
+  ``NamedTuple(label, state_id)``: rclpy/rclpy/lifecycle/node.py,
+  rclpy/rclpy/lifecycle/__init__.py.
 - Logger ``debug/info/warning/error/fatal(message, **kwargs)`` with ``throttle_duration_sec``:
   rclpy/rclpy/impl/rcutils_logger.py.
-- ``QoSProfile(**kwargs)`` (history, depth, reliability, durability), ``qos_profile_sensor_data``
-  (best effort, keep last 5, volatile), ``ReliabilityPolicy/DurabilityPolicy/HistoryPolicy``:
-  rclpy/rclpy/qos.py. Delivery follows the RMW compatibility rules: a RELIABLE subscription
+- ``QoSProfile(**kwargs)`` (history, depth, reliability, durability; unknown keys rejected;
+  history or depth required, KEEP_LAST needs a depth, ``depth`` must be an int; unset fields
+  take ``rmw_qos_profile_default``: keep last 10, reliable, volatile),
+  ``InvalidQoSProfileException``,
+  ``ReliabilityPolicy/DurabilityPolicy/HistoryPolicy`` (SYSTEM_DEFAULT 0, RELIABLE/TRANSIENT_LOCAL/
+  KEEP_LAST 1, BEST_EFFORT/VOLATILE/KEEP_ALL 2, UNKNOWN 3): rclpy/rclpy/qos.py;
+  ``qos_profile_sensor_data`` (keep last 5, best effort, volatile): rmw/include/rmw/qos_profiles.h
+  (ros2/rmw). Delivery follows the RMW compatibility rules: a RELIABLE subscription
   gets nothing from a BEST_EFFORT publisher, a TRANSIENT_LOCAL subscription nothing from a
   VOLATILE publisher; TRANSIENT_LOCAL publishers replay their history to late joiners.
-- ``rclpy.init/shutdown/try_shutdown/spin/spin_once``: rclpy/rclpy/__init__.py;
-  ``rclpy.time.Time(seconds=0, nanoseconds=0)``, ``rclpy.duration.Duration(seconds=0,
-  nanoseconds=0)``: rclpy/rclpy/time.py, rclpy/rclpy/duration.py;
-  ``rclpy.executors.ExternalShutdownException``: rclpy/rclpy/executors.py.
-- ``TransformBroadcaster(node, qos=QoSProfile(depth=100))`` with ``pub_tf`` and
-  ``sendTransform(transform or list)``: tf2_ros_py/tf2_ros/transform_broadcaster.py;
-  ``TransformListener(buffer, node, *, spin_thread=False, qos=None, static_qos=None)``:
-  tf2_ros_py/tf2_ros/transform_listener.py; ``Buffer(cache_time=None, node=None)``,
-  ``lookup_transform(target_frame, source_frame, time, timeout=None)``,
-  ``set_transform(transform, authority)``, ``set_transform_static(transform, authority)``:
-  tf2_ros_py/tf2_ros/buffer.py; ``TransformException``: tf2_py (re-exported by tf2_ros).
+- ``rclpy.init(*, args=None, context=None, domain_id=None, signal_handler_options=None)``,
+  ``shutdown(*, context=None, uninstall_handlers=None)``, ``spin(node, executor=None)``,
+  ``spin_once(node, *, executor=None, timeout_sec=None)``: rclpy/rclpy/__init__.py;
+  ``try_shutdown(*, context=None)``: rclpy/rclpy/utilities.py. Unlike rclpy, ``spin_once`` with
+  ``timeout_sec=None`` returns at once instead of blocking forever (a test never hangs).
+- ``rclpy.time.Time(*, seconds=0, nanoseconds=0, clock_type=ClockType.SYSTEM_TIME)`` (TypeError
+  for a clock_type that is not a ClockType, ValueError for negative values; ``nanoseconds``,
+  ``clock_type``, ``seconds_nanoseconds()``, ``to_msg()``): rclpy/rclpy/time.py; ``ClockType``
+  (ROS_TIME 1, SYSTEM_TIME 2, STEADY_TIME 3): rclpy/rclpy/clock.py; ``Node.get_clock().now()`` is
+  ROS time; ``rclpy.duration.Duration(*, seconds=0, nanoseconds=0)`` (may be negative):
+  rclpy/rclpy/duration.py; ``rclpy.executors.ExternalShutdownException(Exception)``:
+  rclpy/rclpy/executors.py (executors themselves are not mimicked: align3r_ros.ros uses none).
+- tf2_ros: see :mod:`standin_tf2` (same folder).
 """
 
 from __future__ import annotations
@@ -49,8 +57,6 @@ import types as pytypes
 from collections import deque
 from typing import Any, Dict, List, NamedTuple, Optional
 
-import numpy as np
-
 MESSAGE_PACKAGES = ('builtin_interfaces', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'nav_msgs',
                     'tf2_msgs', 'diagnostic_msgs', 'rcl_interfaces')
 
@@ -59,28 +65,47 @@ class ReliabilityPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     RELIABLE = 1
     BEST_EFFORT = 2
+    UNKNOWN = 3
 
 
 class DurabilityPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     TRANSIENT_LOCAL = 1
     VOLATILE = 2
+    UNKNOWN = 3
 
 
 class HistoryPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     KEEP_LAST = 1
     KEEP_ALL = 2
+    UNKNOWN = 3
+
+
+class InvalidQoSProfileException(Exception):
+    def __init__(self, *args: Any) -> None:
+        Exception.__init__(self, 'Invalid QoSProfile', *args)
 
 
 class QoSProfile:
+    _FIELDS = ('history', 'depth', 'reliability', 'durability', 'lifespan', 'deadline',
+               'liveliness', 'liveliness_lease_duration', 'avoid_ros_namespace_conventions')
+
     def __init__(self, **kwargs: Any) -> None:
-        if 'history' not in kwargs and 'depth' not in kwargs:
-            raise TypeError('QoSProfile needs history and/or depth')  # as rclpy/qos.py
-        self.history = kwargs.get('history', HistoryPolicy.KEEP_LAST)
-        self.depth = int(kwargs.get('depth', 0))
-        self.reliability = kwargs.get('reliability', ReliabilityPolicy.RELIABLE)
-        self.durability = kwargs.get('durability', DurabilityPolicy.VOLATILE)
+        assert all(key in self._FIELDS for key in kwargs), \
+            'Invalid arguments passed to constructor: %r' % kwargs.keys()
+        if 'history' not in kwargs:
+            if 'depth' not in kwargs:
+                raise InvalidQoSProfileException('History and/or depth settings are required.')
+            kwargs['history'] = HistoryPolicy.KEEP_LAST
+        self.history = HistoryPolicy(kwargs['history'])
+        if self.history == HistoryPolicy.KEEP_LAST and 'depth' not in kwargs:
+            raise InvalidQoSProfileException('History set to KEEP_LAST without a depth setting.')
+        self.depth = kwargs.get('depth', 10)  # rmw_qos_profile_default
+        assert isinstance(self.depth, int)
+        self.reliability = ReliabilityPolicy(kwargs.get('reliability',
+                                                        ReliabilityPolicy.RELIABLE))
+        self.durability = DurabilityPolicy(kwargs.get('durability', DurabilityPolicy.VOLATILE))
 
 
 qos_profile_sensor_data = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
@@ -104,19 +129,50 @@ def compatible(pub: QoSProfile, sub: QoSProfile) -> bool:
                 pub.durability == DurabilityPolicy.VOLATILE)
 
 
+class ClockType(enum.IntEnum):
+    ROS_TIME = 1
+    SYSTEM_TIME = 2
+    STEADY_TIME = 3
+
+
 class Time:
-    def __init__(self, *, seconds: float = 0, nanoseconds: int = 0, clock_type: Any = None):
-        self.nanoseconds = int(seconds * 1e9) + int(nanoseconds)
+    def __init__(self, *, seconds: float = 0, nanoseconds: int = 0,
+                 clock_type: ClockType = ClockType.SYSTEM_TIME) -> None:
+        if not isinstance(clock_type, ClockType):
+            raise TypeError('Clock type must be a ClockType enum')
+        if seconds < 0:
+            raise ValueError('Seconds value must not be negative')
+        if nanoseconds < 0:
+            raise ValueError('Nanoseconds value must not be negative')
+        self.nanoseconds = int(seconds * 10**9) + int(nanoseconds)
+        self.clock_type = clock_type
+
+    def seconds_nanoseconds(self) -> tuple:
+        return self.nanoseconds // 10**9, self.nanoseconds % 10**9
+
+    def to_msg(self) -> Any:
+        from builtin_interfaces.msg import Time as TimeMsg
+        sec, nanosec = self.seconds_nanoseconds()
+        return TimeMsg(sec=sec, nanosec=nanosec)
 
 
 class Duration:
-    def __init__(self, *, seconds: float = 0, nanoseconds: int = 0):
-        self.nanoseconds = int(seconds * 1e9) + int(nanoseconds)
+    def __init__(self, *, seconds: float = 0, nanoseconds: int = 0) -> None:
+        self.nanoseconds = int(seconds * 10**9) + int(nanoseconds)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Duration):
+            return self.nanoseconds == other.nanoseconds
+        return NotImplemented
 
 
 class Clock:
+    """A node's clock: ROS time (system time while no /clock is used)."""
+
+    clock_type = ClockType.ROS_TIME
+
     def now(self) -> Time:
-        return Time(nanoseconds=time.time_ns())
+        return Time(nanoseconds=time.time_ns(), clock_type=self.clock_type)
 
 
 class Logger:
@@ -436,77 +492,17 @@ class ExternalShutdownException(Exception):
     pass
 
 
-class TransformException(Exception):
+def _init(*, args: Any = None, context: Any = None, domain_id: Any = None,
+          signal_handler_options: Any = None) -> None:
     pass
 
 
-class TransformBroadcaster:
-    def __init__(self, node: Node, qos: Any = None) -> None:
-        from tf2_msgs.msg import TFMessage
-        self._TFMessage = TFMessage
-        self.pub_tf = node.create_publisher(TFMessage, '/tf', qos or QoSProfile(depth=100))
-
-    def sendTransform(self, transform: Any) -> None:
-        transforms = transform if isinstance(transform, list) else [transform]
-        self.pub_tf.publish(self._TFMessage(transforms=transforms))
+def _shutdown(*, context: Any = None, uninstall_handlers: Any = None) -> None:
+    pass
 
 
-class Buffer:
-    """tf2 buffer holding the latest transform of each edge (no time interpolation)."""
-
-    def __init__(self, cache_time: Any = None, node: Any = None) -> None:
-        self._edges: Dict[tuple, Any] = {}
-
-    def set_transform(self, transform: Any, authority: str) -> bool:
-        self._edges[(transform.header.frame_id, transform.child_frame_id)] = transform
-        return True
-
-    set_transform_static = set_transform
-
-    def lookup_transform(self, target_frame: str, source_frame: str, time: Any,
-                         timeout: Any = None) -> Any:
-        """TransformStamped whose transform maps source_frame points into target_frame."""
-        from align3r_ros.messages import MessageTypes
-        from align3r_ros.messages.transforms import (
-            invert_transform,
-            matrix_to_transform_stamped,
-            transform_to_matrix,
-        )
-        graph: Dict[str, List[tuple]] = {}
-        for (parent, child), msg in self._edges.items():
-            T = transform_to_matrix(msg.transform)
-            graph.setdefault(parent, []).append((child, T))
-            graph.setdefault(child, []).append((parent, invert_transform(T)))
-        found = {target_frame: np.eye(4)}  # found[f] = T_target_f
-        queue = deque([target_frame])
-        while queue:
-            frame = queue.popleft()
-            for other, T_frame_other in graph.get(frame, []):
-                if other not in found:
-                    found[other] = found[frame] @ T_frame_other
-                    queue.append(other)
-        if source_frame not in found:
-            raise TransformException(f'"{source_frame}" passed to lookupTransform argument '
-                                     f'source_frame does not exist or is not connected to '
-                                     f'"{target_frame}"')
-        return matrix_to_transform_stamped(found[source_frame], max(time.nanoseconds, 0),
-                                           target_frame, source_frame,
-                                           MessageTypes.from_rosbags())
-
-
-class TransformListener:
-    def __init__(self, buffer: Buffer, node: Node, *, spin_thread: bool = False,
-                 qos: Any = None, static_qos: Any = None, **_: Any) -> None:
-        from tf2_msgs.msg import TFMessage
-        self.buffer = buffer
-        self.tf_sub = node.create_subscription(TFMessage, '/tf', self.callback, qos or 100)
-        self.tf_static_sub = node.create_subscription(
-            TFMessage, '/tf_static', self.callback,
-            static_qos or QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-
-    def callback(self, data: Any) -> None:
-        for transform in data.transforms:
-            self.buffer.set_transform(transform, 'default_authority')
+def _try_shutdown(*, context: Any = None) -> None:
+    pass
 
 
 def build_modules(typestore: Any) -> Dict[str, pytypes.ModuleType]:
@@ -525,19 +521,20 @@ def build_modules(typestore: Any) -> Dict[str, pytypes.ModuleType]:
         module(package, msg=module(f'{package}.msg', **classes))
     qos = module('rclpy.qos', QoSProfile=QoSProfile, ReliabilityPolicy=ReliabilityPolicy,
                  DurabilityPolicy=DurabilityPolicy, HistoryPolicy=HistoryPolicy,
+                 InvalidQoSProfileException=InvalidQoSProfileException,
                  qos_profile_sensor_data=qos_profile_sensor_data)
     lifecycle = module('rclpy.lifecycle', LifecycleNode=LifecycleNode, Node=LifecycleNode,
                        LifecycleState=LifecycleState, State=LifecycleState,
                        TransitionCallbackReturn=TransitionCallbackReturn)
-    module('rclpy', init=lambda args=None, context=None: None,
-           shutdown=lambda context=None: None, try_shutdown=lambda context=None: None,
+    module('rclpy', init=_init, shutdown=_shutdown, try_shutdown=_try_shutdown,
            spin=lambda node, executor=None: None, spin_once=spin_once, qos=qos,
-           lifecycle=lifecycle,
-           node=module('rclpy.node', Node=Node), time=module('rclpy.time', Time=Time),
+           lifecycle=lifecycle, clock=module('rclpy.clock', Clock=Clock, ClockType=ClockType),
+           node=module('rclpy.node', Node=Node),
+           time=module('rclpy.time', Time=Time, ClockType=ClockType),
            duration=module('rclpy.duration', Duration=Duration),
            parameter=module('rclpy.parameter', Parameter=Parameter),
            executors=module('rclpy.executors',
                             ExternalShutdownException=ExternalShutdownException))
-    module('tf2_ros', TransformBroadcaster=TransformBroadcaster, TransformListener=
-           TransformListener, Buffer=Buffer, TransformException=TransformException)
+    from . import standin_tf2  # imports this module: not at the top
+    module('tf2_ros', **{name: getattr(standin_tf2, name) for name in standin_tf2.__all__})
     return modules
