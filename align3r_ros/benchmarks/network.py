@@ -14,7 +14,9 @@ The per-frame cost in a symmetric sliding-window graph of ``--window`` 5 is one 
 2 x 5 = 10 pair decodes (each frame is encoded once and cached). The official implementation
 re-encodes both images of every pair: about 15 s per pair at 512x288 on 2 CPU threads (spec §3.3),
 i.e. about 150 s per frame for the same graph; ``ratio_to_official`` compares with that and the
-target is <= 0.4.
+target is <= 0.4. The torch worker also times the official call pattern (``net(img1, img2, ...)``,
+both frames re-encoded per pair) in the same process: ``ratio_to_reencode_same_run`` is the
+caching gain measured under identical machine load.
 """
 
 from __future__ import annotations
@@ -87,10 +89,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _per_frame(result: Dict[str, Any], window: int) -> Dict[str, Any]:
+    """Per-frame cost with caching; ratios to the official figure and, when measured, to
+    re-encoding both frames per pair in the same run (immune to machine load)."""
     per_frame_s = (result['encode_ms'] + 2 * window * result['decode_ms']) / 1000.0
     ratio = per_frame_s / (OFFICIAL_S_PER_PAIR * 2 * window)
-    return {'per_frame_s': round(per_frame_s, 2), 'ratio_to_official': round(ratio, 3),
-            'meets_target': ratio <= TARGET_RATIO}
+    out = {'per_frame_s': round(per_frame_s, 2), 'ratio_to_official': round(ratio, 3),
+           'meets_target': ratio <= TARGET_RATIO}
+    if 'forward_pair_ms' in result:
+        reencode_s = 2 * window * result['forward_pair_ms'] / 1000.0
+        out['reencode_per_frame_s'] = round(reencode_s, 2)
+        out['ratio_to_reencode_same_run'] = round(per_frame_s / reencode_s, 3)
+    return out
 
 
 def _child(args: argparse.Namespace, worker: str, onnx_dir: Path) -> Dict[str, Any]:
@@ -175,12 +184,18 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
         with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
             return net.decode(enc1, enc2)
 
+    def forward_pair():  # the official way: both frames re-encoded for every pair
+        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
+            return net(images[0], images[1], pointmaps[0], pointmaps[1])
+
     encode_ms = _time_ms(encode, args.repeats, sync)
     decode_ms = _time_ms(decode, args.repeats, sync)
+    forward_ms = _time_ms(forward_pair, args.repeats, sync)
     result = {'backend': 'torch', 'encode_ms': encode_ms['median'],
               'decode_ms': decode_ms['median'], 'encode_ms_min': encode_ms['min'],
-              'decode_ms_min': decode_ms['min'], 'peak_rss_mib': _peak_rss_mib(),
-              'rss_after_build_mib': rss_model, 'torch': torch.__version__}
+              'decode_ms_min': decode_ms['min'], 'forward_pair_ms': forward_ms['median'],
+              'peak_rss_mib': _peak_rss_mib(), 'rss_after_build_mib': rss_model,
+              'torch': torch.__version__}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
         result['peak_gpu_mib'] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
