@@ -35,7 +35,8 @@ class PairwiseOnnxInfo:
         example_hw: (H, W) the graphs were traced and verified at.
         dynamic_size: True when H and W are dynamic axes (always, for this exporter).
         opset: ONNX opset.
-        max_rel_error: max |onnx - torch| / max |torch| over the outputs at export time.
+        max_rel_error: max |onnx - torch| / max |torch| over the outputs at export time
+            (None when not verified).
         format_version: version of this contract.
     """
 
@@ -47,7 +48,7 @@ class PairwiseOnnxInfo:
     example_hw: Tuple[int, int]
     dynamic_size: bool
     opset: int
-    max_rel_error: float = float('nan')
+    max_rel_error: Optional[float] = None
     format_version: int = FORMAT_VERSION
 
     @property

@@ -96,3 +96,25 @@ def test_bad_export_size_raises(align3r, tmp_path):
             export_pairwise_onnx(net, tmp_path, example_hw=hw, verify=False)
     with pytest.raises(ConfigError, match='opset'):
         export_pairwise_onnx(net, tmp_path, opset=13, verify=False)
+
+
+def test_large_graphs_get_one_external_data_file(tmp_path, monkeypatch):
+    import onnxruntime as ort
+
+    from align3r_ros.networks import pairwise_onnx
+
+    # The full-size graphs (encoder 1.34 GB, decoder 1.06 GB) fit the 2 GB protobuf limit;
+    # larger ones go to one external file. Exercise that path with a lowered threshold.
+    monkeypatch.setattr(pairwise_onnx, 'EXTERNAL_DATA_THRESHOLD', 1000)
+    layer = torch.nn.Conv2d(3, 64, 3)
+    path = tmp_path / 'encoder.onnx'
+    pairwise_onnx._export_graph(layer, (torch.randn(2, 3, 16, 16),), ('image',), ('tokens',),
+                                path, 17)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['encoder.onnx', 'encoder.onnx.data']
+    assert (tmp_path / 'encoder.onnx.data').stat().st_size >= 64 * 3 * 9 * 4
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 48)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    got = session.run(None, {'image': x})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, layer(torch.from_numpy(x)).numpy(), rtol=1e-5,
+                                   atol=1e-6)
