@@ -206,7 +206,19 @@ def _check_rgb(rgb: np.ndarray, transform: ViewTransform) -> None:
 
 def preprocess_image(rgb: np.ndarray, transform: ViewTransform) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (3, h, w) float32 in [-1, 1]: (u8 / 255 - 0.5) / 0.5."""
-    pixels = network_rgb(rgb, transform).astype(np.float32) / np.float32(255.0)
+    return normalise_network_rgb(network_rgb(rgb, transform))
+
+
+def normalise_network_rgb(colours: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 from :func:`network_rgb` -> (3, h, w) float32 in [-1, 1].
+
+    Lets a caller that needs both the colours and the network input resample only once.
+    """
+    if not isinstance(colours, np.ndarray) or colours.dtype != np.uint8 or colours.ndim != 3 \
+            or colours.shape[2] != 3:
+        shape = getattr(colours, 'shape', None)
+        raise InputError(f'expected (h, w, 3) uint8 colours, got shape {shape}')
+    pixels = colours.astype(np.float32) / np.float32(255.0)
     return np.ascontiguousarray(((pixels - np.float32(0.5)) / np.float32(0.5)).transpose(2, 0, 1))
 
 

@@ -54,6 +54,9 @@ def test_network_rgb_matches_normalised_image(fixture):
     assert colours.shape == (512, 160, 3) and colours.dtype == np.uint8
     expected = (colours.transpose(2, 0, 1).astype(np.float32) / np.float32(255) - 0.5) / 0.5
     np.testing.assert_array_equal(expected, preprocess_image(rgb, transform))
+    np.testing.assert_array_equal(normalise_network_rgb(colours), expected)
+    with pytest.raises(InputError, match='uint8'):
+        normalise_network_rgb(colours.astype(np.float32))
 
 
 @pytest.mark.parametrize('hw,long_side,mode,expected', [
