@@ -10,6 +10,7 @@ from align3r_ros.config import PreprocessMode
 from align3r_ros.errors import ConfigError, InputError
 from align3r_ros.networks.preprocess import (
     network_rgb,
+    normalise_network_rgb,
     plan_transform,
     preprocess_image,
     prior_to_pointmap,
