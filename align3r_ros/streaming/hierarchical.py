@@ -1,4 +1,4 @@
-"""Offline alignment of a whole sequence: hierarchical (the paper's scheme, done properly) and flat.
+"""Offline alignment of a sequence: hierarchical (the paper's scheme, done properly) and flat.
 
 Hierarchical: the sequence is cut into clips of ``clip.length`` frames (a last clip of one frame
 joins the previous clip); the first frame of each clip is its keyframe; all keyframes are
@@ -30,7 +30,7 @@ from align3r_ros.structures import FrameResult
 
 
 def split_clips(num_frames: int, length: int) -> List[range]:
-    """Consecutive clips of ``length`` frames; a final clip of a single frame joins the previous."""
+    """Consecutive clips of ``length`` frames; a last clip of one frame joins the previous."""
     clips = [range(start, min(start + length, num_frames))
              for start in range(0, num_frames, length)]
     if len(clips) > 1 and len(clips[-1]) == 1:

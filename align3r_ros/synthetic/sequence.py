@@ -49,10 +49,15 @@ class SyntheticSequence:
 
 
 def default_intrinsics(height: int, width: int) -> np.ndarray:
-    """(3, 3) pinhole K with a ~64 degree horizontal field of view, principal point centred."""
+    """(3, 3) pinhole K with a ~64 degree horizontal field of view.
+
+    The principal point is (W/2, H/2), the point the estimated-intrinsics mode assumes (spec
+    §5.2): with (W-1)/2 instead, that mode carries a half-pixel bias, which at 48x64 alone
+    costs ~0.3 % of ATE and would hide what the solvers themselves achieve.
+    """
     focal = 0.8 * width
-    return np.array([[focal, 0.0, (width - 1) / 2.0],
-                     [0.0, focal, (height - 1) / 2.0],
+    return np.array([[focal, 0.0, width / 2.0],
+                     [0.0, focal, height / 2.0],
                      [0.0, 0.0, 1.0]])
 
 

@@ -1,0 +1,61 @@
+"""Known intrinsics, output resolution and NaN masking of the results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from align3r_ros.engine import Engine
+from align3r_ros.networks.preprocess import plan_transform
+from align3r_ros.synthetic import make_sequence
+from engine_helpers import oracle_config, single_torch_thread
+
+# 40x60 input, long side 48: resized to 32x48, so K is scaled by 0.8 at network resolution
+SIZE = (40, 60)
+
+
+@pytest.fixture(scope='module')
+def sequence():
+    return make_sequence(6, *SIZE, seed=5, num_movers=0)
+
+
+def _run(config, frames):
+    engine = Engine.from_config(config)
+    with single_torch_thread():
+        results = [r for f in frames for r in engine.push(f)] + engine.flush()
+    return results
+
+
+@pytest.mark.parametrize('resolution', ['network', 'input'])
+def test_known_intrinsics_are_kept_exactly(sequence, resolution):
+    config = oracle_config(preprocess={'long_side': 48}, clip={'length': 6},
+                           camera={'intrinsics': 'known'}, output={'resolution': resolution})
+    results = _run(config, sequence.frames)
+    transform = plan_transform(SIZE, 48)
+    expected = sequence.K if resolution == 'input' else transform.K_to_network(sequence.K)
+    shape = SIZE if resolution == 'input' else tuple(transform.network_hw)
+    for r in results:
+        np.testing.assert_allclose(r.K, expected, atol=1e-9)
+        assert r.depth.shape == shape and r.rgb.shape == shape + (3,)
+        assert r.depth.dtype == np.float32 and r.confidence.dtype == np.float32
+        # NaN exactly where confidence is below the threshold (or nothing was predicted)
+        low = r.confidence < config.output.conf_threshold
+        assert np.isnan(r.depth[low]).all()
+        assert np.isfinite(r.depth[~low]).mean() > 0.99
+    # input resolution: depth agrees with ground truth up to one scale
+    if resolution == 'input':
+        depth = np.stack([r.depth for r in results])
+        ok = np.isfinite(depth)
+        scale = np.median(sequence.depth[ok] / depth[ok])
+        assert np.median(np.abs(scale * depth[ok] / sequence.depth[ok] - 1)) < 0.02
+
+
+def test_static_camera_intrinsics_from_config(sequence):
+    fx = float(sequence.K[0, 0])
+    frames = [f.__class__(stamp_ns=f.stamp_ns, rgb=f.rgb, gt_depth=f.gt_depth,
+                          gt_T_world_cam=f.gt_T_world_cam) for f in sequence.frames[:2]]
+    config = oracle_config(preprocess={'long_side': 48}, camera={
+        'intrinsics': 'known', 'fx': fx, 'fy': fx, 'cx': 30.0, 'cy': 20.0},
+        output={'resolution': 'input'})
+    results = _run(config, frames)
+    np.testing.assert_allclose(results[0].K, sequence.K, atol=1e-9)
