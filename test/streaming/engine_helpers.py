@@ -36,7 +36,8 @@ def median_scaled_abs_rel(depth: np.ndarray, gt: np.ndarray, keep: np.ndarray) -
     """(Abs Rel after one median scale, fraction of kept pixels with a finite prediction)."""
     ok = keep & np.isfinite(depth) & np.isfinite(gt) & (gt > 0)
     scale = np.median(gt[ok] / depth[ok])
-    return float(np.mean(np.abs(scale * depth[ok] - gt[ok]) / gt[ok])), float(ok.sum() / keep.sum())
+    abs_rel = np.mean(np.abs(scale * depth[ok] - gt[ok]) / gt[ok])
+    return float(abs_rel), float(ok.sum() / keep.sum())
 
 
 class RecordingBackend:
