@@ -17,7 +17,8 @@ import time
 from typing import List, Optional, Sequence
 
 from align3r_ros.backends.base import PairwiseBackend, PriorBackend
-from align3r_ros.config import Align3rConfig, OutputResolution, PairwiseBackendKind
+from align3r_ros.config import (Align3rConfig, ConfigSource, OutputResolution,
+                                PairwiseBackendKind, load_config)
 from align3r_ros.errors import Align3rError, InputError
 from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
 from align3r_ros.streaming.hierarchical import align_hierarchical
@@ -66,8 +67,13 @@ class Engine:
         self._input_hw: Optional[tuple] = None
 
     @classmethod
-    def from_config(cls, config: Align3rConfig) -> 'Engine':
-        """Build the backends named by the config (see :func:`build_backends`)."""
+    def from_config(cls, config: ConfigSource) -> 'Engine':
+        """Build the backends named by the config (see :func:`build_backends`).
+
+        ``config`` is anything :func:`~align3r_ros.config.load_config` takes (a validated
+        config, a YAML path, a mapping of overrides).
+        """
+        config = load_config(config)
         return cls(config, *build_backends(config))
 
     @property
@@ -128,16 +134,18 @@ class Engine:
                                           resets=self._stats.resets + resets)
 
 
-def align_sequence(frames: Sequence[Frame], config: Align3rConfig,
+def align_sequence(frames: Sequence[Frame], config: ConfigSource,
                    pairwise_backend: Optional[PairwiseBackend] = None,
                    prior_backend: Optional[PriorBackend] = None) -> List[FrameResult]:
     """Offline hierarchical alignment of a whole sequence (one result per frame, in order).
 
-    Backends are built from the config unless given.
+    ``config`` is anything :func:`~align3r_ros.config.load_config` takes; backends are built
+    from it unless given.
 
     Raises:
         InputError: fewer than two frames, frames of different sizes, stamps not increasing.
     """
+    config = load_config(config)
     if len(frames) < 2:
         raise InputError(f'align_sequence needs at least 2 frames, got {len(frames)}')
     shapes = {tuple(f.rgb.shape[:2]) for f in frames}

@@ -31,8 +31,8 @@ def one_thread():
 
 
 def test_engine_from_config_streams_results(one_thread):
-    config = load_config(CONFIG)
-    engine = Engine.from_config(config)
+    engine = Engine.from_config(CONFIG)  # a mapping of overrides is accepted too
+    assert engine.config == load_config(CONFIG)
     frames = make_sequence(6, 32, 48, seed=0, num_movers=0).frames
     out = [engine.push(f) for f in frames]
     assert [len(o) for o in out] == [0, 0, 0, 4, 0, 0]
