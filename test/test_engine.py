@@ -13,6 +13,7 @@ from align3r_ros.backends.factory import build_pairwise_backend
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.config import load_config
 from align3r_ros.engine import Engine, align_sequence
+from align3r_ros.errors import WeightsError
 from align3r_ros.structures import EngineStats, FrameResult
 from align3r_ros.synthetic import make_sequence
 
@@ -65,6 +66,9 @@ def test_injected_backend_and_offline_mode_agree(one_thread):
 def test_factory_dispatch():
     config = load_config(CONFIG)
     assert isinstance(build_pairwise_backend(config), OracleBackend)
+    for kind in ('torch', 'onnx'):  # dispatched to the real backends, which want weights
+        with pytest.raises(WeightsError, match='pairwise.weights'):
+            build_pairwise_backend(load_config({'pairwise': {'backend': kind}}))
 
 
 def test_importing_the_engine_pulls_no_ros_and_no_torch_network():
