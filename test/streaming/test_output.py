@@ -59,3 +59,22 @@ def test_static_camera_intrinsics_from_config(sequence):
         output={'resolution': 'input'})
     results = _run(config, frames)
     np.testing.assert_allclose(results[0].K, sequence.K, atol=1e-9)
+
+
+def test_external_metric_prior_makes_results_metric():
+    """Frame.prior (metres, any resolution: here half) is a metric prior: with scale.metric
+    auto, depth and poses come out metric. The prior is the GT depth scaled by 1.0, so the
+    median depth ratio must be 1 (bound 3 %: 8 frames at 32x48)."""
+    seq = make_sequence(8, 32, 48, seed=6, num_movers=0)
+    frames = [f.__class__(stamp_ns=f.stamp_ns, rgb=f.rgb, K=f.K, gt_depth=f.gt_depth,
+                          gt_T_world_cam=f.gt_T_world_cam, prior=f.gt_depth[::2, ::2].copy())
+              for f in seq.frames]
+    config = oracle_config(preprocess={'long_side': 48}, clip={'length': 4})
+    results = _run(config, frames)
+    assert all(r.is_metric for r in results)
+    depth = np.stack([r.depth for r in results])
+    ok = np.isfinite(depth)
+    assert np.median(depth[ok] / seq.depth[ok]) == pytest.approx(1.0, abs=0.03)
+    # without a prior the same run is not metric
+    plain = _run(config, seq.frames)
+    assert not any(r.is_metric for r in plain)
