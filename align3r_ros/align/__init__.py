@@ -29,6 +29,7 @@ from align3r_ros.align.readout import read_result
 from align3r_ros.align.residuals import alignment_residuals
 from align3r_ros.align.result import AlignmentResult, FrameAnchor
 from align3r_ros.config import AlignConfig, Solver
+from align3r_ros.errors import AlignmentError
 from align3r_ros.structures import PairPredictions
 
 __all__ = ['AlignmentResult', 'FrameAnchor', 'align_pairs', 'alignment_residuals',
@@ -59,6 +60,15 @@ def align_pairs(predictions: PairPredictions, config: AlignConfig, *,
     Raises:
         InputError: inconsistent inputs. AlignmentError: a degenerate problem or divergence.
     """
+    try:
+        return _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step)
+    except torch.linalg.LinAlgError as error:
+        # A singular system (e.g. every point behind the camera, so no finite focal) is a
+        # degenerate problem, not a crash: callers catch AlignmentError and fall back.
+        raise AlignmentError(f'degenerate alignment problem: {error}') from error
+
+
+def _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step):
     start = time.perf_counter()
     problem = build_problem(predictions, config, K_known=K_known, anchors=anchors,
                             pixel_weights=pixel_weights)

@@ -15,6 +15,7 @@ header. ``download`` delegates to :mod:`align3r_ros.weights_catalog`.
 from __future__ import annotations
 
 import argparse
+import importlib
 from dataclasses import asdict, dataclass, field
 import json
 from pathlib import Path
@@ -193,8 +194,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _download(name: str, dest: Optional[str]) -> int:
-    try:
-        from align3r_ros import weights_catalog
+    try:  # import_module honours a module in sys.modules (tests inject a fake catalog)
+        weights_catalog = importlib.import_module('align3r_ros.weights_catalog')
     except ImportError:
         print('align3r-weights: error: downloading is not available in this installation '
               '(align3r_ros.weights_catalog is missing)', file=sys.stderr)
