@@ -92,17 +92,17 @@ class Engine:
         stamp = int(frame.stamp_ns)
         if self._last_stamp is not None and stamp <= self._last_stamp:
             return self._drop(f'dropped: stamp {stamp} not after {self._last_stamp}')
+        start = time.perf_counter()
+        try:  # before the size check: one unusable frame must not reset the stream
+            prepared: PreparedFrame = self._prepare.prepare(frame, key=stamp)
+        except Align3rError as error:
+            return self._drop(f'dropped: {error}')
+        prepare_ms = 1e3 * (time.perf_counter() - start)
         results: List[FrameResult] = []
-        shape = tuple(getattr(frame.rgb, 'shape', ())[:2])
+        shape = tuple(frame.shape)
         if self._input_hw is not None and shape != self._input_hw:
             results = self._stream.reset(f'reset: size changed {self._input_hw} -> {shape}')
             self._count(resets=1)
-        start = time.perf_counter()
-        try:
-            prepared: PreparedFrame = self._prepare.prepare(frame, key=stamp)
-        except Align3rError as error:
-            return results + self._drop(f'dropped: {error}')
-        prepare_ms = 1e3 * (time.perf_counter() - start)
         self._last_stamp = stamp
         self._input_hw = shape
         results += self._stream.push(prepared)

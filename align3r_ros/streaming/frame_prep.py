@@ -97,9 +97,12 @@ class FramePreparer:
             InputError: a bad image, known intrinsics requested but none available, a prior
                 the network needs but that cannot be had.
         """
-        if not isinstance(frame.rgb, np.ndarray) or frame.rgb.ndim != 3:
+        rgb = frame.rgb
+        if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 \
+                or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
             raise InputError(f'frame {frame.stamp_ns}: rgb must be (H, W, 3) uint8, got '
-                             f'{getattr(frame.rgb, "shape", type(frame.rgb).__name__)}')
+                             f'{getattr(rgb, "shape", type(rgb).__name__)} '
+                             f'{getattr(rgb, "dtype", "")}')
         transform = self.plan(frame.shape)
         K_input = self.input_intrinsics(frame)
         K_net = transform.K_to_network(K_input) if K_input is not None else None

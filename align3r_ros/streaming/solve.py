@@ -78,7 +78,7 @@ def solve_frames(predictions: PairPredictions, num_frames: int, hw: tuple,
                 if _finite(second):
                     result = second
                     residuals = alignment_residuals(result, predictions)
-    except (Align3rError, ValueError, np.linalg.LinAlgError) as error:
+    except (Align3rError, ValueError, RuntimeError, np.linalg.LinAlgError) as error:
         LOG.warning('alignment of %d frames failed: %s', num_frames, error)
         return SolveOutcome(None, no_mask, float('nan'), f'alignment failed: {error}')
     confident = (result.confidence > config.align.min_conf_thr) & ~mask

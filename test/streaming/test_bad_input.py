@@ -103,6 +103,17 @@ def test_single_frame_and_known_intrinsics_without_K():
     assert engine.stats.frames_dropped == 1 and 'no K' in engine.stats.last_status
 
 
+def test_unusable_frame_is_dropped_without_reset():
+    frames = make_sequence(8, 32, 48, seed=1, num_movers=0).frames
+    gray = dataclasses.replace(frames[2], rgb=frames[2].rgb[..., 0])
+    tiny = dataclasses.replace(frames[3], rgb=np.zeros((0, 0, 3), np.uint8))
+    engine, _ = _engine()
+    results = _stream(engine, frames[:2] + [gray, tiny] + frames[4:])
+    assert [r.stamp_ns for r in results] == [f.stamp_ns for f in frames[:2] + frames[4:]]
+    assert engine.stats.frames_dropped == 2 and engine.stats.resets == 0
+    _assert_sane(results)
+
+
 def test_stats_is_a_snapshot():
     engine, _ = _engine()
     stats = engine.stats
