@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from align3r_ros.errors import AlignmentError
 from align3r_ros.geometry.quaternion import matrix_to_quaternion
 
 BASE_SCALE = 0.5
@@ -119,6 +120,12 @@ def encode_params(T_world_cam: np.ndarray, depth: np.ndarray, focal: np.ndarray,
     with np.errstate(divide='ignore', invalid='ignore'):
         log_depth = np.nan_to_num(np.log(np.asarray(depth, np.float64)), nan=0.0, neginf=0.0)
     focal = np.asarray(focal, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(focal) & (focal > 0)):
+        # e.g. point maps behind the camera: no pinhole fits, the problem is degenerate
+        raise AlignmentError(f'initial focal lengths must be finite and positive, got {focal}')
+    scales = np.asarray(pw_scale, dtype=np.float64)
+    if not np.all(np.isfinite(scales) & (scales > 0)):
+        raise AlignmentError('pairwise scales must be finite and positive')
     f = np.array([[focal.mean()]]) if shared_focal else focal[:, None]
     T_pw = np.tile(np.eye(4), (len(pw_R), 1, 1))
     T_pw[:, :3, :3] = pw_R
