@@ -80,7 +80,8 @@ def lower_median(values: np.ndarray) -> float:
 
 
 def _l1_loss(params: np.ndarray, pred: np.ndarray, gt: np.ndarray) -> float:
-    # Same expression (and dtypes: float64 params times float32 prediction) as the reference.
+    # The reference's float64 scale times its float32 prediction is computed in float64 under
+    # NumPy 2 (NEP 50); callers pass the prediction as float64 so NumPy 1 computes the same.
     s, t = params
     return np.sum(np.abs(s * pred + t - gt))
 
@@ -98,7 +99,7 @@ def fit_l1_scale_shift(pred: np.ndarray, gt: np.ndarray) -> Tuple[float, float]:
     from scipy.optimize import minimize
 
     s_init = np.float64(lower_median(gt)) / np.float64(lower_median(pred))
-    result = minimize(_l1_loss, [s_init, 0.0], args=(pred, gt))
+    result = minimize(_l1_loss, [s_init, 0.0], args=(pred.astype(np.float64), gt))
     s, t = result.x
     return float(s), float(t)
 
