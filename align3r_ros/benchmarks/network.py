@@ -33,6 +33,8 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from align3r_ros.config import PairwiseConfig
+
 OFFICIAL_S_PER_PAIR = 15.0
 TARGET_RATIO = 0.4
 NETWORK = 'align3r_vitl_512_dpt'
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed rounds after one warm-up (times: minimum, and median)')
     parser.add_argument('--window', type=int, default=5, help='sliding-window size of the graph')
+    parser.add_argument('--batch-pairs', type=int, default=PairwiseConfig().batch_pairs,
+                        help='pairs per decode call, as the backends batch them (per-pair cost '
+                             '= batch time / batch); batch 1 is timed too')
     parser.add_argument('--onnx-dir', default='', help='reuse (or keep) the ONNX export here')
     parser.add_argument('--network', default=NETWORK,
                         help='network name or fixture-style config.json (smoke tests)')
@@ -73,7 +78,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         'network': args.network, 'height': args.height, 'width': args.width,
         'threads': args.threads, 'device': args.device,
         'dtype': args.dtype if args.device == 'cuda' else 'fp32', 'window': args.window,
-        'decodes_per_frame': 2 * args.window, 'official_s_per_pair': OFFICIAL_S_PER_PAIR,
+        'decodes_per_frame': 2 * args.window, 'batch_pairs': args.batch_pairs,
+        'official_s_per_pair': OFFICIAL_S_PER_PAIR,
         'official_s_per_frame': OFFICIAL_S_PER_PAIR * 2 * args.window,
         'target_ratio': TARGET_RATIO, 'cpu': _cpu_name(), 'results': {}}
     with tempfile.TemporaryDirectory(prefix='align3r_bench_') as scratch:
@@ -113,7 +119,7 @@ def _child(args: argparse.Namespace, worker: str, onnx_dir: Path) -> Dict[str, A
                '--height', str(args.height), '--width', str(args.width), '--threads',
                str(args.threads), '--device', args.device, '--dtype', args.dtype,
                '--repeats', str(args.repeats), '--onnx-dir', str(onnx_dir),
-               '--network', args.network]
+               '--network', args.network, '--batch-pairs', str(args.batch_pairs)]
     done = subprocess.run(command, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -193,18 +199,25 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
             return net.encode(images[index], pointmaps[index])
 
     enc1, enc2 = encode(0), encode(1)
+    batch = max(1, args.batch_pairs)
+    batch1, batch2 = enc1.select([0] * batch), enc2.select([0] * batch)
 
-    def decode():
+    def decode_one():
         with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
             return net.decode(enc1, enc2)
+
+    def decode():  # a batch of pairs, as the backend decodes them
+        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
+            return net.decode(batch1, batch2)
 
     def forward_pair():  # the official way: both frames re-encoded for every pair
         with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=use_autocast):
             return net(images[0], images[1], pointmaps[0], pointmaps[1])
 
-    times = _time_rounds({'encode_ms': encode, 'decode_ms': decode,
-                          'forward_pair_ms': forward_pair}, args.repeats, sync)
-    result = {'backend': 'torch', **_flatten(times), 'peak_rss_mib': _peak_rss_mib(),
+    times = _time_rounds({'encode_ms': encode, 'decode_batch_ms': decode,
+                          'decode_b1_ms': decode_one, 'forward_pair_ms': forward_pair},
+                         args.repeats, sync)
+    result = {'backend': 'torch', **_flatten(times, batch), 'peak_rss_mib': _peak_rss_mib(),
               'rss_after_build_mib': rss_model, 'torch': torch.__version__}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
@@ -227,6 +240,7 @@ def export_worker(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
+    import numpy as np
     import onnxruntime
 
     from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
@@ -237,21 +251,29 @@ def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
     images, pointmaps = _random_inputs(args)
     enc1 = session.encode(images[0], pointmaps[0])
     enc2 = session.encode(images[1], pointmaps[1])
+    batch = max(1, args.batch_pairs)
+    batch1 = [np.repeat(x, batch, axis=0) for x in enc1]
+    batch2 = [np.repeat(x, batch, axis=0) for x in enc2]
     times = _time_rounds({'encode_ms': lambda: session.encode(images[0], pointmaps[0]),
-                          'decode_ms': lambda: session.decode(enc1[0], enc1[1], enc2[0],
-                                                              enc2[1])},
+                          'decode_batch_ms': lambda: session.decode(batch1[0], batch1[1],
+                                                                    batch2[0], batch2[1]),
+                          'decode_b1_ms': lambda: session.decode(enc1[0], enc1[1], enc2[0],
+                                                                 enc2[1])},
                          args.repeats, lambda: None)
-    return {'backend': 'onnxruntime', **_flatten(times), 'peak_rss_mib': _peak_rss_mib(),
+    return {'backend': 'onnxruntime', **_flatten(times, batch), 'peak_rss_mib': _peak_rss_mib(),
             'session_load_s': round(load_s, 1), 'onnxruntime': onnxruntime.__version__,
             'providers': list(session.providers)}
 
 
-def _flatten(times: Dict[str, Dict[str, float]]) -> Dict[str, float]:
-    """{'encode_ms': {'min': a, 'median': b}} -> {'encode_ms': a, 'encode_ms_median': b}."""
+def _flatten(times: Dict[str, Dict[str, float]], batch: int) -> Dict[str, float]:
+    """{'encode_ms': {'min': a, 'median': b}} -> {'encode_ms': a, 'encode_ms_median': b};
+    adds ``decode_ms`` (per pair, decoded in batches of ``batch``)."""
     out: Dict[str, float] = {}
     for name, stats in times.items():
         out[name] = stats['min']
         out[f'{name}_median'] = stats['median']
+    out['decode_ms'] = round(out['decode_batch_ms'] / batch, 1)
+    out['decode_ms_median'] = round(out['decode_batch_ms_median'] / batch, 1)
     return out
 
 
