@@ -298,7 +298,8 @@ class FramesConfig:
 class RuntimeConfig:
     device: Device = param(Device.AUTO, 'Inference device: auto, cpu or cuda')
     dtype: DType = param(DType.FP32, 'Inference dtype on accelerators (heads stay fp32)')
-    threads: int = param(0, 'CPU threads for torch (0: leave as is)', low=0, high=256)
+    threads: int = param(0, 'CPU threads for torch and onnxruntime (0: their default)', low=0,
+                         high=256)
 
 
 @dataclass(frozen=True)

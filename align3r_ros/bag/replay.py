@@ -108,6 +108,8 @@ class _Run:
 
 def _default_engine_factory(config: Align3rConfig):
     from align3r_ros.engine import Engine
+    from align3r_ros.runtime import configure_runtime
+    configure_runtime(config.runtime)
     return Engine.from_config(config)
 
 

@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run_engine(frames, config, mode: str):
     """Results for ``frames`` (offline: align_sequence; streaming: push + flush)."""
     from align3r_ros.engine import Engine, align_sequence
+    from align3r_ros.runtime import configure_runtime
 
+    configure_runtime(config.runtime)
     if mode == 'offline':
         return align_sequence(list(frames), config)
     engine = Engine.from_config(config)
