@@ -19,8 +19,8 @@ from align3r_ros.backends.prior_external import external_depth_to_prior
 from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode, PriorBackendKind,
                                 PriorKind)
 from align3r_ros.errors import InputError
-from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, plan_transform,
-                                             preprocess_image, prior_to_pointmap)
+from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, normalise_network_rgb,
+                                             plan_transform, prior_to_pointmap)
 from align3r_ros.structures import Frame, PriorMap
 
 
@@ -122,15 +122,16 @@ class FramePreparer:
             values = np.where(prior.valid, prior.values, np.nan) if prior.valid is not None \
                 else prior.values
             metric_prior = transform.map_to_network(values.astype(np.float32), nearest=True)
+        colours = network_rgb(frame.rgb, transform)  # resampled once: colours and network input
         view = NetworkView(
-            key=key, image=preprocess_image(frame.rgb, transform), pointmap=pointmap, K=K_net,
+            key=key, image=normalise_network_rgb(colours), pointmap=pointmap, K=K_net,
             gt_depth=self._gt_depth(frame, transform),
             gt_T_world_cam=frame.gt_T_world_cam,
             gt_dynamic_mask=(None if frame.gt_dynamic_mask is None else transform.map_to_network(
                 np.asarray(frame.gt_dynamic_mask, dtype=bool), nearest=True)))
         return PreparedFrame(stamp_ns=int(frame.stamp_ns), view=view, transform=transform,
                              K_known=K_net if known else None, metric_prior=metric_prior,
-                             rgb=network_rgb(frame.rgb, transform),
+                             rgb=colours,
                              input_rgb=frame.rgb if self.keep_input_rgb else None)
 
     def _prior(self, frame: Frame, K_input: Optional[np.ndarray]) -> Optional[PriorMap]:
