@@ -9,15 +9,16 @@ Inference is fp32 (the exported graphs' dtype).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from align3r_ros.backends.base import NetworkView
+from align3r_ros.backends.pair_request import (EncodingCache, check_batching, check_edges,
+                                               check_views, empty_predictions)
 from align3r_ros.config import Align3rConfig
-from align3r_ros.errors import ConfigError, InputError, WeightsError
+from align3r_ros.errors import WeightsError
 from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
 from align3r_ros.structures import PairPredictions
 
@@ -41,15 +42,13 @@ class OnnxPairwiseBackend:
 
     def __init__(self, folder: Union[str, Path], device: str = 'cpu', batch_pairs: int = 8,
                  cache_frames: int = 64, threads: int = 0) -> None:
-        if batch_pairs < 1 or cache_frames < 1:
-            raise ConfigError(f'batch_pairs={batch_pairs} and cache_frames={cache_frames} '
-                              f'must be >= 1')
+        check_batching(batch_pairs, cache_frames)
         self.session = PairwiseOnnxSession(folder, device=_resolve_device(device),
                                            threads=threads)
         self.needs_pointmap = self.session.needs_pointmap
         self.batch_pairs = int(batch_pairs)
         self.cache_frames = int(cache_frames)
-        self._cache: 'OrderedDict[int, Tuple[Tuple[int, int], _Encoding]]' = OrderedDict()
+        self._cache: 'EncodingCache[_Encoding]' = EncodingCache(cache_frames)
         self.encode_count = 0  # frames encoded so far (for diagnostics and tests)
 
     @classmethod
@@ -80,11 +79,11 @@ class OnnxPairwiseBackend:
         edges = check_edges(views, edges)
         height, width = check_views(views, edges, self.needs_pointmap)
         if len(edges) == 0:
-            empty = np.zeros((0, height, width, 3), np.float32)
-            return PairPredictions(edges=edges, pts_i=empty, pts_j=empty.copy(),
-                                   conf_i=empty[..., 0].copy(), conf_j=empty[..., 0].copy())
+            return empty_predictions(height, width)
         used = sorted({int(v) for v in np.unique(edges)})
-        by_index = dict(zip(used, self._encodings([views[i] for i in used])))
+        encodings = self._cache.encodings([views[i] for i in used], self.batch_pairs,
+                                          self._encode)
+        by_index = dict(zip(used, encodings))
         outputs: List[List[np.ndarray]] = [[], [], [], []]
         for start in range(0, len(edges), self.batch_pairs):
             chunk = edges[start:start + self.batch_pairs]
@@ -98,47 +97,24 @@ class OnnxPairwiseBackend:
 
     def forget(self, keys: Sequence[int]) -> None:
         """Drop cached encodings of these frames."""
-        for key in keys:
-            self._cache.pop(int(key), None)
+        self._cache.forget(keys)
 
     @property
     def cached_keys(self) -> List[int]:
         """Keys currently cached, least recently used first."""
-        return list(self._cache)
+        return self._cache.keys()
 
     # ------------------------------------------------------------------ internals
 
-    def _encodings(self, views: Sequence[NetworkView]) -> List[_Encoding]:
-        """One (B=1) encoding per view: cached ones reused, the others encoded in batches."""
-        found: Dict[int, _Encoding] = {}
-        missing = []
-        for view in views:
-            key = int(view.key)
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] == view.shape:
-                self._cache.move_to_end(key)
-                found[key] = cached[1]
-            else:
-                missing.append(view)
-        for start in range(0, len(missing), self.batch_pairs):
-            chunk = missing[start:start + self.batch_pairs]
-            images = np.stack([np.asarray(v.image, np.float32) for v in chunk])
-            pointmaps = np.stack([np.asarray(v.pointmap, np.float32) for v in chunk]) \
-                if self.needs_pointmap else None
-            tokens, injections = self.session.encode(images, pointmaps)
-            self.encode_count += len(chunk)
-            for b, view in enumerate(chunk):
-                encoding = (tokens[b:b + 1], None if injections is None
-                            else injections[b:b + 1])
-                found[int(view.key)] = encoding
-                self._remember(int(view.key), view.shape, encoding)
-        return [found[int(view.key)] for view in views]
-
-    def _remember(self, key: int, shape: Tuple[int, int], encoding: _Encoding) -> None:
-        self._cache[key] = (shape, encoding)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_frames:
-            self._cache.popitem(last=False)
+    def _encode(self, views: Sequence[NetworkView]) -> List[_Encoding]:
+        """One (B=1) encoding per view, encoded in one encoder call."""
+        images = np.stack([np.asarray(v.image, np.float32) for v in views])
+        pointmaps = np.stack([np.asarray(v.pointmap, np.float32) for v in views]) \
+            if self.needs_pointmap else None
+        tokens, injections = self.session.encode(images, pointmaps)
+        self.encode_count += len(views)
+        return [(tokens[b:b + 1], None if injections is None else injections[b:b + 1])
+                for b in range(len(views))]
 
 
 def _resolve_device(device: str) -> str:
@@ -156,45 +132,3 @@ def _stack(encodings: Sequence[_Encoding]) -> _Encoding:
     if encodings[0][1] is None:
         return tokens, None
     return tokens, np.concatenate([e[1] for e in encodings])
-
-
-def check_edges(views: Sequence[NetworkView], edges: np.ndarray) -> np.ndarray:
-    """(E, 2) int64 edges indexing ``views``; InputError otherwise."""
-    if len(views) == 0:
-        raise InputError('predict() needs at least one view, got none')
-    edges = np.asarray(edges)
-    if edges.size == 0:
-        return np.zeros((0, 2), np.int64)
-    if edges.ndim != 2 or edges.shape[1] != 2 or not np.issubdtype(edges.dtype, np.integer):
-        raise InputError(f'edges must be an (E, 2) integer array, got shape {edges.shape} '
-                         f'dtype {edges.dtype}')
-    bad = edges[(edges < 0).any(axis=1) | (edges >= len(views)).any(axis=1)]
-    if len(bad):
-        raise InputError(f'edge {bad[0].tolist()} indexes outside the {len(views)} views')
-    return edges.astype(np.int64)
-
-
-def check_views(views: Sequence[NetworkView], edges: np.ndarray,
-                needs_pointmap: bool) -> Tuple[int, int]:
-    """(h, w) shared by all views; InputError on mixed sizes or missing / bad point maps."""
-    shapes = {tuple(np.shape(v.image)) for v in views}
-    if len(shapes) != 1:
-        raise InputError(f'all views of one request must share one size, got '
-                         f'{sorted(shapes)} (keys {[v.key for v in views]})')
-    shape = next(iter(shapes))
-    if len(shape) != 3 or shape[0] != 3:
-        raise InputError(f'view images must be (3, h, w), got {shape}')
-    if needs_pointmap:
-        for index in sorted({int(v) for v in np.unique(edges)}):
-            view = views[index]
-            if view.pointmap is None:
-                raise InputError(f'view key={view.key} has no point map, which the Align3R '
-                                 f'network needs (prior missing?)')
-            pointmap = np.asarray(view.pointmap)
-            if pointmap.shape != (shape[1], shape[2], 3):
-                raise InputError(f'view key={view.key}: point map shape {pointmap.shape} does '
-                                 f'not match the image ({shape[1]}, {shape[2]}, 3)')
-            if not np.isfinite(pointmap).all():
-                raise InputError(f'view key={view.key}: point map has '
-                                 f'{int((~np.isfinite(pointmap)).sum())} non-finite values')
-    return shape[1], shape[2]

@@ -11,16 +11,17 @@ Inference runs under ``torch.inference_mode()``; on CUDA the trunk runs under au
 
 from __future__ import annotations
 
-from collections import OrderedDict
 import logging
-from typing import Dict, List, Sequence, Union
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
 
 from align3r_ros.backends.base import NetworkView
+from align3r_ros.backends.pair_request import (EncodingCache, check_batching, check_edges,
+                                               check_views, empty_predictions)
 from align3r_ros.config import Align3rConfig
-from align3r_ros.errors import BackendError, ConfigError, InputError, WeightsError
+from align3r_ros.errors import BackendError, ConfigError, WeightsError
 from align3r_ros.networks.pairwise.encoding import FrameEncoding
 from align3r_ros.networks.pairwise.model import PairwisePointMapNet
 from align3r_ros.structures import PairPredictions
@@ -65,9 +66,7 @@ class TorchPairwiseBackend:
     def __init__(self, net: PairwisePointMapNet, device: Union[str, torch.device] = 'cpu',
                  dtype: Union[str, torch.dtype] = 'fp32', batch_pairs: int = 8,
                  cache_frames: int = 64) -> None:
-        if batch_pairs < 1 or cache_frames < 1:
-            raise ConfigError(f'batch_pairs={batch_pairs} and cache_frames={cache_frames} '
-                              f'must be >= 1')
+        check_batching(batch_pairs, cache_frames)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         if self.device.type != 'cuda' and self.dtype != torch.float32:
@@ -77,7 +76,7 @@ class TorchPairwiseBackend:
         self.needs_pointmap = bool(net.needs_pointmap)
         self.batch_pairs = int(batch_pairs)
         self.cache_frames = int(cache_frames)
-        self._cache: 'OrderedDict[int, FrameEncoding]' = OrderedDict()
+        self._cache: 'EncodingCache[FrameEncoding]' = EncodingCache(cache_frames)
         self.encode_count = 0  # frames encoded so far (for diagnostics and tests)
 
     @classmethod
@@ -108,14 +107,13 @@ class TorchPairwiseBackend:
             InputError: no views, views of different sizes, bad edges, a missing or non-finite
                 point map (Align3R).
         """
-        edges = self._check_edges(views, edges)
-        height, width = self._check_views(views, edges)
+        edges = check_edges(views, edges)
+        height, width = check_views(views, edges, self.needs_pointmap)
         if len(edges) == 0:
-            empty = np.zeros((0, height, width, 3), np.float32)
-            return PairPredictions(edges=edges, pts_i=empty, pts_j=empty.copy(),
-                                   conf_i=empty[..., 0].copy(), conf_j=empty[..., 0].copy())
+            return empty_predictions(height, width)
         used = sorted({int(v) for v in np.unique(edges)})
-        encodings = self._encodings([views[i] for i in used])
+        encodings = self._cache.encodings([views[i] for i in used], self.batch_pairs,
+                                          self._encode)
         by_index = dict(zip(used, encodings))
         pts_i, pts_j, conf_i, conf_j = [], [], [], []
         for start in range(0, len(edges), self.batch_pairs):
@@ -134,13 +132,12 @@ class TorchPairwiseBackend:
 
     def forget(self, keys: Sequence[int]) -> None:
         """Drop cached encodings of these frames."""
-        for key in keys:
-            self._cache.pop(int(key), None)
+        self._cache.forget(keys)
 
     @property
     def cached_keys(self) -> List[int]:
         """Keys currently cached, least recently used first."""
-        return list(self._cache)
+        return self._cache.keys()
 
     # ------------------------------------------------------------------ internals
 
@@ -148,27 +145,8 @@ class TorchPairwiseBackend:
         enabled = self.device.type == 'cuda' and self.dtype != torch.float32
         return torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=enabled)
 
-    def _encodings(self, views: Sequence[NetworkView]) -> List[FrameEncoding]:
-        """One (B=1) encoding per view: cached ones reused, the others encoded in batches."""
-        found: Dict[int, FrameEncoding] = {}
-        missing = []
-        for view in views:
-            key = int(view.key)
-            cached = self._cache.get(key)
-            if cached is not None and cached.image_hw == view.shape:
-                self._cache.move_to_end(key)
-                found[key] = cached
-            else:
-                missing.append(view)
-        for start in range(0, len(missing), self.batch_pairs):
-            chunk = missing[start:start + self.batch_pairs]
-            batch = self._encode(chunk)
-            for b, view in enumerate(chunk):
-                found[int(view.key)] = batch.select(b)
-                self._remember(int(view.key), found[int(view.key)])
-        return [found[int(view.key)] for view in views]
-
-    def _encode(self, views: Sequence[NetworkView]) -> FrameEncoding:
+    def _encode(self, views: Sequence[NetworkView]) -> List[FrameEncoding]:
+        """One (B=1) encoding per view, encoded in one forward call."""
         images = torch.from_numpy(np.stack([np.asarray(v.image, np.float32) for v in views]))
         pointmaps = None
         if self.needs_pointmap:
@@ -178,52 +156,7 @@ class TorchPairwiseBackend:
         with torch.inference_mode(), self._autocast():
             encoding = self.net.encode(images.to(self.device), pointmaps)
         self.encode_count += len(views)
-        return encoding
-
-    def _remember(self, key: int, encoding: FrameEncoding) -> None:
-        self._cache[key] = encoding
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.cache_frames:
-            self._cache.popitem(last=False)
-
-    @staticmethod
-    def _check_edges(views: Sequence[NetworkView], edges: np.ndarray) -> np.ndarray:
-        if len(views) == 0:
-            raise InputError('predict() needs at least one view, got none')
-        edges = np.asarray(edges)
-        if edges.size == 0:
-            return np.zeros((0, 2), np.int64)
-        if edges.ndim != 2 or edges.shape[1] != 2 or not np.issubdtype(edges.dtype, np.integer):
-            raise InputError(f'edges must be an (E, 2) integer array, got shape {edges.shape} '
-                             f'dtype {edges.dtype}')
-        bad = edges[(edges < 0).any(axis=1) | (edges >= len(views)).any(axis=1)]
-        if len(bad):
-            raise InputError(f'edge {bad[0].tolist()} indexes outside the {len(views)} views')
-        return edges.astype(np.int64)
-
-    def _check_views(self, views: Sequence[NetworkView], edges: np.ndarray) -> tuple:
-        shapes = {tuple(v.image.shape) for v in views}
-        if len(shapes) != 1:
-            raise InputError(f'all views of one request must share one size, got '
-                             f'{sorted(shapes)} (keys {[v.key for v in views]})')
-        shape = next(iter(shapes))
-        if len(shape) != 3 or shape[0] != 3:
-            raise InputError(f'view images must be (3, h, w), got {shape}')
-        if not self.needs_pointmap:
-            return shape[1], shape[2]
-        for index in sorted({int(v) for v in np.unique(edges)}):
-            view = views[index]
-            if view.pointmap is None:
-                raise InputError(f'view key={view.key} has no point map, which the Align3R '
-                                 f'network needs (prior missing?)')
-            pointmap = np.asarray(view.pointmap)
-            if pointmap.shape != (shape[1], shape[2], 3):
-                raise InputError(f'view key={view.key}: point map shape {pointmap.shape} does '
-                                 f'not match the image ({shape[1]}, {shape[2]}, 3)')
-            if not np.isfinite(pointmap).all():
-                raise InputError(f'view key={view.key}: point map has '
-                                 f'{int((~np.isfinite(pointmap)).sum())} non-finite values')
-        return shape[1], shape[2]
+        return [encoding.select(b) for b in range(len(views))]
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
