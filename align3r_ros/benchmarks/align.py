@@ -22,12 +22,12 @@ process per case (see :mod:`align3r_ros.benchmarks.align_cases`).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from typing import Optional, Sequence
 
 from align3r_ros.benchmarks.align_cases import isolated, mode_case, soak_case, solver_case
+from align3r_ros.benchmarks.report import emit_report
 
 OFFICIAL = {'seconds': 53.0, 'ate_percent_of_length': 0.46, 'abs_rel_median_scaled': 0.0014,
             'peak_rss_gb': 0.96}
@@ -69,11 +69,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='also write the JSON here')
     args = parser.parse_args(argv)
-    text = json.dumps(run(args.quick, args.threads, args.seed), indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as stream:
-            stream.write(text + '\n')
+    emit_report(run(args.quick, args.threads, args.seed), args.out)
     return 0
 
 

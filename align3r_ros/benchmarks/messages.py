@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import array
 import dataclasses
-import json
 import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from align3r_ros.benchmarks.report import emit_report
 from align3r_ros.messages import MessageTypes
 from align3r_ros.messages.camera_info import intrinsics_to_camera_info
 from align3r_ros.messages.header import make_header
@@ -110,11 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                    args.input_encoding),
         'array_array_bytes': run(array_types, args.repeats, args.stride, args.input_encoding),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as stream:
-            stream.write(text + '\n')
+    emit_report(report, args.out)
     return 0
 
 

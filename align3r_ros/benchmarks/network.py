@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from align3r_ros.benchmarks.report import peak_rss_mib
 from align3r_ros.config import PairwiseConfig
 
 OFFICIAL_S_PER_PAIR = 15.0
@@ -134,10 +134,6 @@ def _child(args: argparse.Namespace, worker: str, onnx_dir: Path) -> Dict[str, A
 
 # ---------------------------------------------------------------------- workers (child side)
 
-def _peak_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # KiB on Linux
-
-
 def _time_rounds(runs: Dict[str, Callable[[], Any]], repeats: int,
                  sync: Callable[[], None]) -> Dict[str, Dict[str, float]]:
     """Milliseconds of each run: one warm-up, then ``repeats`` interleaved rounds.
@@ -192,7 +188,7 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
     dtype = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[args.dtype]
     use_autocast = device.type == 'cuda' and dtype != torch.float32
     net = _build_net(args.network).to(device).eval()
-    rss_model = _peak_rss_mib()
+    rss_model = round(peak_rss_mib(), 1)
     images, pointmaps = _random_inputs(args)
     images = [torch.from_numpy(x).to(device) for x in images]
     pointmaps = [torch.from_numpy(x).to(device) for x in pointmaps]
@@ -221,7 +217,7 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
     times = _time_rounds({'encode_ms': encode, 'decode_batch_ms': decode,
                           'decode_b1_ms': decode_one, 'forward_pair_ms': forward_pair},
                          args.repeats, sync)
-    result = {'backend': 'torch', **_flatten(times, batch), 'peak_rss_mib': _peak_rss_mib(),
+    result = {'backend': 'torch', **_flatten(times, batch), 'peak_rss_mib': round(peak_rss_mib(), 1),
               'rss_after_build_mib': rss_model, 'torch': torch.__version__}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
@@ -240,7 +236,7 @@ def export_worker(args: argparse.Namespace) -> Dict[str, Any]:
                          example_hw=(args.height, args.width), verify=False)
     files = {p.name: round(p.stat().st_size / 2 ** 20, 1) for p in Path(args.onnx_dir).iterdir()}
     return {'export_s': round(time.perf_counter() - start, 1), 'files_mib': files,
-            'peak_rss_mib': _peak_rss_mib()}
+            'peak_rss_mib': round(peak_rss_mib(), 1)}
 
 
 def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
@@ -264,7 +260,7 @@ def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
                           'decode_b1_ms': lambda: session.decode(enc1[0], enc1[1], enc2[0],
                                                                  enc2[1])},
                          args.repeats, lambda: None)
-    return {'backend': 'onnxruntime', **_flatten(times, batch), 'peak_rss_mib': _peak_rss_mib(),
+    return {'backend': 'onnxruntime', **_flatten(times, batch), 'peak_rss_mib': round(peak_rss_mib(), 1),
             'session_load_s': round(load_s, 1), 'onnxruntime': onnxruntime.__version__,
             'providers': list(session.providers)}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -22,13 +21,10 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from align3r_ros.benchmarks.report import emit_report, peak_rss_mib
+
 MODELS = ('vits', 'vitb', 'vitl', 'depth_pro')
 NATIVE_SIDE = {'vits': 518, 'vitb': 518, 'vitl': 518, 'depth_pro': 1536}
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is KiB on Linux (bytes on macOS; this package targets Linux / ROS 2).
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _build_backend(model: str, device: str):  # noqa: ANN202 - a PriorBackend
@@ -52,7 +48,7 @@ def run_one(model: str, device: str, repeats: int, warmup: int, threads: int) ->
 
     if threads > 0:
         torch.set_num_threads(threads)
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mib()
     start = time.perf_counter()
     backend = _build_backend(model, device)
     build_s = time.perf_counter() - start
@@ -83,7 +79,7 @@ def run_one(model: str, device: str, repeats: int, warmup: int, threads: int) ->
         # CPU time of all threads: wall ~ this / threads on an otherwise idle machine.
         'cpu_ms_per_frame_median': round(float(np.median(cpu_times)), 1),
         'build_s': round(build_s, 2),
-        'peak_rss_mb': round(_peak_rss_mb(), 1),
+        'peak_rss_mb': round(peak_rss_mib(), 1),
         'rss_before_build_mb': round(rss_before, 1),
         'cuda_peak_allocated_mb': (round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
                                    if device == 'cuda' else None),
@@ -144,11 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                for device in _devices(args.devices) for model in args.models.split(',')]
     report = {'benchmark': 'prior', 'torch': torch.__version__, 'weights': 'random, full size',
               'results': results}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        with open(args.out, 'w', encoding='utf-8') as stream:
-            stream.write(text + '\n')
+    emit_report(report, args.out)
     return 1 if any('error' in r for r in results) else 0
 
 
