@@ -1,9 +1,10 @@
-"""Frames out of a bag: decoded, rectified, with ground truth associated by stamp.
+"""Frames out of a bag: decoded, rectified, with prior depth and ground truth associated by stamp.
 
 Two passes over the bag. The first reads the small things — image stamps, CameraInfo, ground-truth
 poses and depth stamps — so that the association is known and the number of frames is known (for
-the progress bar). The second decodes images and ground-truth depth and yields frames in stamp
-order, holding only the depth maps that still wait for their image.
+the progress bar). The second decodes images and depth (the prior topic and the ground-truth depth
+topic, associated alike; they may be one topic) and yields frames in stamp order, holding only the
+depth maps that still wait for their image.
 
 Input problems never stop the replay silently: a frame that cannot be used (unknown encoding,
 empty image, stamp not after the previous one) is skipped and counted in ``warnings``; when no
@@ -31,7 +32,7 @@ from align3r_ros.structures import Frame
 
 logger = logging.getLogger(__name__)
 
-GT_DEPTH_MAX_DIFFERENCE_NS = 20_000_000   # colour/depth pairs: TUM's associate.py default
+DEPTH_MAX_DIFFERENCE_NS = 20_000_000   # colour/depth pairs: TUM's associate.py default
 GT_POSE_MAX_GAP_NS = 200_000_000          # pose streams at >= 5 Hz are interpolated
 
 
@@ -40,7 +41,8 @@ class BagFrame:
     """A frame ready for the engine, with what the outputs need from its input message.
 
     Attributes:
-        frame: the engine input (rectified RGB, rectified K or None, ground truth if any).
+        frame: the engine input (rectified RGB, rectified K or None, the prior depth in metres
+            and ground truth if any).
         frame_id: the image header's frame id (the optical frame of the outputs).
         camera: the rectified camera model at the image size, or None without CameraInfo.
     """
@@ -56,7 +58,6 @@ class InputPlan:
 
     image_stamps_ns: List[int] = field(default_factory=list)
     cameras: List[Tuple[int, CameraModel]] = field(default_factory=list)
-    gt_depth_stamps_ns: List[int] = field(default_factory=list)
     gt_pose_stamps_ns: Optional[np.ndarray] = None
     gt_T_world_cam: Optional[np.ndarray] = None
     warnings: List[str] = field(default_factory=list)
@@ -80,6 +81,64 @@ def _pose_from_msg(msg: Any, gt_tf_frame: Optional[str]) -> List[Tuple[int, np.n
     return [(header_stamp_ns(msg.header), pose_to_matrix(pose))]
 
 
+def _resized(depth: Optional[np.ndarray], hw: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Depth at (H, W) by nearest neighbour (no mixing across depth edges); None stays None."""
+    if depth is None or depth.shape == tuple(hw):
+        return depth
+    import cv2
+    return cv2.resize(depth, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
+
+
+class _DepthTopic:
+    """One depth Image topic read beside the images (prior and/or ground truth), by stamp.
+
+    Pass 1 collects its stamps; :meth:`associate` gives each image the nearest message within
+    :data:`DEPTH_MAX_DIFFERENCE_NS`; pass 2 decodes (to metres) only the messages some image
+    takes and holds each until the last image taking it is emitted.
+    """
+
+    def __init__(self, topic: str, what: str) -> None:
+        self.topic = topic
+        self.what = what
+        self.stamps_ns: List[int] = []
+        self.for_image = np.zeros(0, dtype=np.int64)
+        self._takers: Dict[int, int] = {}   # message index -> images still to take it
+        self._cache: Dict[int, Optional[np.ndarray]] = {}
+        self._seen = 0   # messages of pass 2 read so far
+
+    def associate(self, image_ns: np.ndarray, warnings: List[str]) -> None:
+        self.for_image = associate_nearest(image_ns, self.stamps_ns, DEPTH_MAX_DIFFERENCE_NS)
+        if self.stamps_ns and np.all(self.for_image == NO_MATCH):
+            warnings.append(f'{self.what} on {self.topic} never associates with an image '
+                            f'within {DEPTH_MAX_DIFFERENCE_NS / 1e6:g} ms')
+        matched, counts = np.unique(self.for_image[self.for_image != NO_MATCH],
+                                    return_counts=True)
+        self._takers = {int(j): int(n) for j, n in zip(matched, counts)}
+
+    def add(self, msg: Any, warnings: List[str]) -> None:
+        """The next message of this topic in pass 2 (bag order)."""
+        if self._seen in self._takers:
+            try:
+                self._cache[self._seen] = image_conv.depth_msg_to_metres(msg)
+            except ConversionError as exc:
+                warnings.append(f'{self.what} ignored: {exc}')
+                self._cache[self._seen] = None
+        self._seen += 1
+
+    def waiting(self, image_index: int) -> bool:
+        """The image's depth message is still ahead in the bag."""
+        j = int(self.for_image[image_index])
+        return j != NO_MATCH and j not in self._cache and j >= self._seen
+
+    def take(self, image_index: int) -> Optional[np.ndarray]:
+        """(H', W') float32 metres (NaN invalid) for the image, or None."""
+        j = int(self.for_image[image_index])
+        if j == NO_MATCH or j not in self._cache:
+            return None
+        self._takers[j] -= 1
+        return self._cache.pop(j) if self._takers[j] == 0 else self._cache[j]
+
+
 class BagFrameSource:
     """Frames of one bag for one set of topics.
 
@@ -95,7 +154,15 @@ class BagFrameSource:
         self.rectify = rectify
         self.plan = InputPlan()
         self.frames_skipped = 0
+        self.frames_without_prior = 0   # frames yielded without a prior from topics.prior
         self._rectifiers: Dict[bytes, Rectifier] = {}
+        self._depth: Dict[str, _DepthTopic] = {}   # by topic: prior and GT may be one topic
+        for topic, what in ((topics.prior, 'prior depth'), (topics.gt_depth,
+                                                           'ground-truth depth')):
+            if topic and topic in self._depth:
+                self._depth[topic].what = 'prior and ground-truth depth'
+            elif topic:
+                self._depth[topic] = _DepthTopic(topic, what)
 
     # ---- pass 1 -------------------------------------------------------------------------
     def scan(self) -> InputPlan:
@@ -105,7 +172,7 @@ class BagFrameSource:
         if t.gt_tf_frame:
             pose_topics += [s.name for s in self.reader.topics
                             if s.msgtype == 'tf2_msgs/msg/TFMessage']
-        names = [n for n in (t.image, t.camera_info, t.gt_depth) if n] + pose_topics
+        names = [n for n in (t.image, t.camera_info) if n] + list(self._depth) + pose_topics
         poses: Dict[int, np.ndarray] = {}
         plan = self.plan
         for item in self.reader.messages(names):
@@ -117,8 +184,8 @@ class BagFrameSource:
                                          camera_info_to_camera(item.msg)))
                 except ConversionError as exc:
                     plan.warnings.append(f'CameraInfo ignored: {exc}')
-            elif item.topic == t.gt_depth:
-                plan.gt_depth_stamps_ns.append(header_stamp_ns(item.msg.header))
+            elif item.topic in self._depth:
+                self._depth[item.topic].stamps_ns.append(header_stamp_ns(item.msg.header))
             else:
                 for stamp, T in _pose_from_msg(item.msg, t.gt_tf_frame):
                     poses[stamp] = T
@@ -145,42 +212,36 @@ class BagFrameSource:
             self.scan()
         plan, t = self.plan, self.topics
         image_ns = np.array(plan.image_stamps_ns, dtype=np.int64)
-        depth_for_image = associate_nearest(image_ns, plan.gt_depth_stamps_ns,
-                                            GT_DEPTH_MAX_DIFFERENCE_NS)
-        if t.gt_depth and plan.gt_depth_stamps_ns and np.all(depth_for_image == NO_MATCH):
-            plan.warnings.append(f'ground-truth depth on {t.gt_depth} never associates with '
-                                 f'an image within {GT_DEPTH_MAX_DIFFERENCE_NS / 1e6:g} ms')
+        for depth in self._depth.values():
+            depth.associate(image_ns, plan.warnings)
         poses, has_pose = self._associated_poses(image_ns)
-        needed_depth = {int(j) for j in depth_for_image if j != NO_MATCH}
-        depth_cache: Dict[int, np.ndarray] = {}
-        pending: List[Tuple[int, Any]] = []   # images waiting for their depth map
-        image_index = depth_index = 0
+        pending: List[Tuple[int, Any]] = []   # images waiting for their depth maps
+        image_index = 0
         last_stamp: Optional[int] = None
-        names = [n for n in (t.image, t.gt_depth) if n]
-        for item in self.reader.messages(names):
+        for item in self.reader.messages([t.image] + list(self._depth)):
             if item.topic == t.image:
                 pending.append((image_index, item.msg))
                 image_index += 1
             else:
-                if depth_index in needed_depth:
-                    depth_cache[depth_index] = self._decode_depth(item.msg)
-                depth_index += 1
+                self._depth[item.topic].add(item.msg, plan.warnings)
             while pending:
                 i, msg = pending[0]
-                j = int(depth_for_image[i])
-                if j != NO_MATCH and j not in depth_cache and j >= depth_index:
-                    break  # its depth map comes later in the bag
+                if any(depth.waiting(i) for depth in self._depth.values()):
+                    break  # a depth map of this image comes later in the bag
                 pending.pop(0)
-                gt_depth = depth_cache.pop(j, None) if j != NO_MATCH else None
+                taken = {topic: depth.take(i) for topic, depth in self._depth.items()}
+                gt_depth, prior = taken.get(t.gt_depth), taken.get(t.prior)
                 stamp = int(image_ns[i])
                 if last_stamp is not None and stamp <= last_stamp:
                     self._skip(f'image stamp {stamp} ns is not after the previous '
                                f'{last_stamp} ns')
                     continue
-                bag_frame = self._make_frame(msg, stamp, gt_depth,
+                bag_frame = self._make_frame(msg, stamp, gt_depth, prior,
                                              poses[i] if has_pose[i] else None)
                 if bag_frame is not None:
                     last_stamp = stamp
+                    if t.prior and prior is None:
+                        self.frames_without_prior += 1
                     yield bag_frame
 
     def _associated_poses(self, image_ns: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -204,13 +265,6 @@ class BagFrameSource:
             self.plan.warnings.append('further skipped frames are only counted')
         logger.warning('frame skipped: %s', reason)
 
-    def _decode_depth(self, msg: Any) -> Optional[np.ndarray]:
-        try:
-            return image_conv.depth_msg_to_metres(msg)
-        except ConversionError as exc:
-            self.plan.warnings.append(f'ground-truth depth ignored: {exc}')
-            return None
-
     def _camera_for(self, stamp: int) -> Optional[CameraModel]:
         cameras = self.plan.cameras
         if not cameras:
@@ -226,6 +280,7 @@ class BagFrameSource:
         return self._rectifiers[key]
 
     def _make_frame(self, msg: Any, stamp: int, gt_depth: Optional[np.ndarray],
+                    prior: Optional[np.ndarray],
                     T_world_cam: Optional[np.ndarray]) -> Optional[BagFrame]:
         try:
             rgb = image_conv.compressed_msg_to_rgb(msg) if self.topics.compressed else \
@@ -238,10 +293,7 @@ class BagFrameSource:
             self._skip(f'CameraInfo is {camera.width}x{camera.height} but the image is '
                        f'{rgb.shape[1]}x{rgb.shape[0]}')
             return None
-        if gt_depth is not None and gt_depth.shape != rgb.shape[:2]:
-            import cv2
-            gt_depth = cv2.resize(gt_depth, (rgb.shape[1], rgb.shape[0]),
-                                  interpolation=cv2.INTER_NEAREST)
+        gt_depth = _resized(gt_depth, rgb.shape[:2])
         if camera is not None and self.rectify:
             try:
                 rectifier = self._rectifier(camera)
@@ -250,7 +302,9 @@ class BagFrameSource:
             rgb = rectifier.rectify_rgb(rgb)
             if gt_depth is not None:
                 gt_depth = rectifier.rectify_depth(gt_depth)
+            if prior is not None:  # registered to the raw image: rectified alike
+                prior = rectifier.rectify_depth(_resized(prior, rgb.shape[:2]))
             camera = rectifier.rectified
         frame = Frame(stamp_ns=stamp, rgb=rgb, K=None if camera is None else camera.K,
-                      gt_depth=gt_depth, gt_T_world_cam=T_world_cam)
+                      prior=prior, gt_depth=gt_depth, gt_T_world_cam=T_world_cam)
         return BagFrame(frame=frame, frame_id=str(msg.header.frame_id), camera=camera)

@@ -1,9 +1,10 @@
 """Bag in, bag out: a recorded bag through the engine into a bag of the node's outputs.
 
 The same engine and the same message builders as the live node; the input's image stamps become
-the output stamps. Ground truth in the bag (depth, poses) is associated by stamp and scored with
-the paper's protocol. Nothing is written at the output path unless at least one frame produced a
-result and the bag closed cleanly.
+the output stamps. A depth topic (an RGB-D camera, a depth network node) may serve as the prior,
+as the node's ``prior/depth`` does. Ground truth in the bag (depth, poses) is associated by stamp
+and scored with the paper's protocol. Nothing is written at the output path unless at least one
+frame produced a result and the bag closed cleanly.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from align3r_ros.bag.input_frames import BagFrame, BagFrameSource
+from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS, BagFrame, BagFrameSource
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.result_writer import ResultBagWriter
 from align3r_ros.bag.topics import InputTopics, select_input_topics
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
-from align3r_ros.config import Align3rConfig, PairwiseBackendKind, StrEnum
+from align3r_ros.config import (Align3rConfig, CheckpointPrior, PairwiseBackendKind,
+                                PriorBackendKind, PriorKind, StrEnum)
 from align3r_ros.errors import BagError
 from align3r_ros.evaluation.collector import EvaluationCollector
 from align3r_ros.evaluation.depth_metrics import DEFAULT_DEPTH_MAX, DepthAlignment
@@ -48,6 +50,7 @@ class ReplayOptions:
     storage: Storage = Storage.SQLITE3
     image_topic: Optional[str] = None
     camera_info_topic: Optional[str] = None
+    prior_topic: Optional[str] = None
     gt_depth_topic: Optional[str] = None
     gt_pose_topic: Optional[str] = None
     gt_tf_frame: Optional[str] = None
@@ -146,7 +149,8 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
     with BagReader(options.input) as reader:
         topics = select_input_topics(reader.topics, options.image_topic,
                                      options.camera_info_topic, options.gt_depth_topic,
-                                     options.gt_pose_topic, options.gt_tf_frame)
+                                     options.gt_pose_topic, options.gt_tf_frame,
+                                     options.prior_topic)
         source = BagFrameSource(reader, topics, rectify=options.rectify)
         plan = source.scan()
         collector = EvaluationCollector(options.eval_alignment, options.depth_max,
@@ -160,6 +164,7 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
             run = _Run(options, engine, writer, collector, source)
             _copy_static_tf(reader, writer, warnings)
             frames_read = _feed(run, source, plan.num_frames, options, progress)
+            _warn_missing_priors(source, frames_read, options.config, warnings)
             if writer.frames_written == 0:
                 last_status = getattr(getattr(engine, 'stats', None), 'last_status', '')
                 reasons = '; '.join(warnings[-3:] + ([f'engine: {last_status}']
@@ -186,13 +191,18 @@ def _feed(run: _Run, source: BagFrameSource, total: int, options: ReplayOptions,
         from align3r_ros.engine import align_sequence
 
         frames: List[BagFrame] = []
+        skip_without_prior = bool(options.prior_topic) and _prior_required(options.config)
         for bag_frame in source:
-            frames.append(bag_frame)
             frames_read += 1
+            if not (skip_without_prior and bag_frame.frame.prior is None):
+                frames.append(bag_frame)  # else align_sequence would refuse the whole sequence
             if progress:
                 progress(frames_read, total)
         if len(frames) < 2:
-            raise BagError(f'offline mode needs at least 2 usable frames, got {len(frames)}')
+            without_prior = f' ({frames_read - len(frames)} more without a prior on ' \
+                f'{options.prior_topic})' if frames_read > len(frames) else ''
+            raise BagError(f'offline mode needs at least 2 usable frames, got {len(frames)}'
+                           f'{without_prior}')
         run.pending = {int(f.frame.stamp_ns): f for f in frames}
         run.handle(align_sequence([f.frame for f in frames], options.config))
         return frames_read
@@ -206,12 +216,39 @@ def _feed(run: _Run, source: BagFrameSource, total: int, options: ReplayOptions,
     return frames_read
 
 
+def _prior_required(config: Align3rConfig) -> bool:
+    """A frame without a topic prior has no prior at all, yet the pairwise network needs one.
+
+    Decided from the config (the backends are built inside the engine): a network backend whose
+    checkpoint takes a prior, with no prior network to fall back on.
+    """
+    return config.pairwise.backend is not PairwiseBackendKind.ORACLE and \
+        config.pairwise.checkpoint_prior is not CheckpointPrior.NONE and \
+        config.prior.backend in (PriorBackendKind.EXTERNAL, PriorBackendKind.NONE)
+
+
+def _warn_missing_priors(source: BagFrameSource, frames_read: int, config: Align3rConfig,
+                         warnings: List[str]) -> None:
+    missing = source.frames_without_prior
+    if not missing:
+        return
+    dropped = '; they were dropped: the pairwise network needs a prior' \
+        if _prior_required(config) else ''
+    warnings.append(f'{missing} of {frames_read} frames have no prior depth on '
+                    f'{source.topics.prior} within {DEPTH_MAX_DIFFERENCE_NS / 1e6:g} ms of '
+                    f'their stamp{dropped}')
+
+
 def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, str], ...]:
     config = options.config
     # The oracle builds no prior network unless prior.weights names one (engine.build_backends).
     oracle_without_prior = config.pairwise.backend is PairwiseBackendKind.ORACLE and \
         not config.prior.weights
     prior = 'none (oracle)' if oracle_without_prior else config.prior.backend.value
+    if topics.prior:  # the frame's own prior comes first (streaming/frame_prep.py)
+        kind = config.prior.kind if config.prior.backend is PriorBackendKind.EXTERNAL else \
+            PriorKind.METRIC_DEPTH
+        prior = f'topic {topics.prior} ({kind.value}), else {prior}'
     return (('mode', options.mode.value), ('pairwise backend', config.pairwise.backend.value),
             ('prior backend', prior),
             ('solver', config.align.solver.value), ('clip length', str(config.clip.length)),

@@ -1,7 +1,7 @@
-"""Which topics of an input bag are read: the image, its CameraInfo, ground truth.
+"""Which topics of an input bag are read: the image, its CameraInfo, a depth prior, ground truth.
 
 The image topic is found automatically when the bag has exactly one image topic (raw or
-compressed) besides the ground-truth depth; otherwise the user names it, and every error lists the
+compressed) besides the depth topics named; otherwise the user names it, and every error lists the
 topics that exist.
 """
 
@@ -30,6 +30,8 @@ class InputTopics:
         image: colour image topic (sensor_msgs/Image or CompressedImage).
         compressed: True when ``image`` is a CompressedImage topic.
         camera_info: CameraInfo topic, or None (intrinsics estimated or taken from the config).
+        prior: depth Image topic fed to the engine as ``Frame.prior`` (16UC1 mm or 32FC1 m, e.g.
+            an RGB-D camera or a depth network node), or None.
         gt_depth: ground-truth depth Image topic (16UC1 mm or 32FC1 m), or None.
         gt_pose: ground-truth pose topic (PoseStamped, Odometry, TransformStamped,
             PoseWithCovarianceStamped), or None.
@@ -40,6 +42,7 @@ class InputTopics:
     image: str
     compressed: bool
     camera_info: Optional[str] = None
+    prior: Optional[str] = None
     gt_depth: Optional[str] = None
     gt_pose: Optional[str] = None
     gt_tf_frame: Optional[str] = None
@@ -100,7 +103,8 @@ def _select_camera_info(topics: Sequence[TopicSummary], requested: Optional[str]
 def select_input_topics(topics: Sequence[TopicSummary], image: Optional[str] = None,
                         camera_info: Optional[str] = None, gt_depth: Optional[str] = None,
                         gt_pose: Optional[str] = None,
-                        gt_tf_frame: Optional[str] = None) -> InputTopics:
+                        gt_tf_frame: Optional[str] = None,
+                        prior: Optional[str] = None) -> InputTopics:
     """Resolve the topics of a replay (None: found automatically where possible).
 
     Raises:
@@ -111,13 +115,15 @@ def select_input_topics(topics: Sequence[TopicSummary], image: Optional[str] = N
         raise BagError('give either --gt-pose-topic or --gt-tf-frame, not both')
     if gt_depth:
         _require_type(_find(topics, gt_depth), (IMAGE_TYPE,), 'ground-truth depth')
+    if prior:
+        _require_type(_find(topics, prior), (IMAGE_TYPE,), 'prior depth')
     if gt_pose:
         _require_type(_find(topics, gt_pose), POSE_TYPES, 'ground-truth pose')
     if gt_tf_frame and not any(t.msgtype == TF_TYPE for t in topics):
         raise BagError(f'--gt-tf-frame {gt_tf_frame} needs /tf in the bag; it has: '
                        f'{describe_topics(topics)}')
-    image_summary = _select_image(topics, image, [gt_depth] if gt_depth else [])
+    image_summary = _select_image(topics, image, [n for n in (gt_depth, prior) if n])
     return InputTopics(image=image_summary.name,
                        compressed=image_summary.msgtype == COMPRESSED_TYPE,
                        camera_info=_select_camera_info(topics, camera_info, image_summary.name),
-                       gt_depth=gt_depth, gt_pose=gt_pose, gt_tf_frame=gt_tf_frame)
+                       prior=prior, gt_depth=gt_depth, gt_pose=gt_pose, gt_tf_frame=gt_tf_frame)

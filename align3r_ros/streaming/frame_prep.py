@@ -2,8 +2,9 @@
 
 Which prior a frame gets, in order: the frame's own ``Frame.prior`` (metres, or
 ``prior.kind`` units when ``prior.backend`` is external); else the configured prior backend;
-else, for the oracle with ``scale.metric: on``, the frame's ground-truth depth (it then plays an
-RGB-D camera, which makes metric scale testable). The prior serves two consumers: the pairwise
+else, for the oracle backend only with ``scale.metric: on``, the frame's ground-truth depth (it
+then plays an RGB-D camera, which makes metric scale testable without a depth topic). Any other
+pairwise backend never sees ground truth: ``Frame.gt_depth`` is for evaluation. The prior serves two consumers: the pairwise
 network's point-map input (Align3R) and the metric-scale estimate (metric priors only).
 """
 
@@ -16,8 +17,8 @@ import numpy as np
 
 from align3r_ros.backends.base import NetworkView, PriorBackend
 from align3r_ros.backends.prior_external import external_depth_to_prior
-from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode, PriorBackendKind,
-                                PriorKind)
+from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode,
+                                PairwiseBackendKind, PriorBackendKind, PriorKind)
 from align3r_ros.errors import InputError
 from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, normalise_network_rgb,
                                              plan_transform, prior_to_pointmap)
@@ -142,7 +143,8 @@ class FramePreparer:
             return external_depth_to_prior(frame.prior, frame.shape, kind)
         if self.prior_backend is not None and prior_cfg.backend != PriorBackendKind.EXTERNAL:
             return self.prior_backend.estimate(frame.rgb, K_input)
-        if self.config.scale.metric == MetricScaleMode.ON and frame.gt_depth is not None:
+        if self.config.pairwise.backend == PairwiseBackendKind.ORACLE and \
+                self.config.scale.metric == MetricScaleMode.ON and frame.gt_depth is not None:
             return external_depth_to_prior(np.asarray(frame.gt_depth, np.float32), frame.shape,
                                            PriorKind.METRIC_DEPTH)
         return None

@@ -1,7 +1,7 @@
 """``align3r-replay``: a recorded bag through Align3R into a bag of the node's outputs.
 
     align3r-replay INPUT -o OUTPUT [--config FILE] [--image-topic T] [--camera-info-topic T]
-        [--mode streaming|offline] [--storage sqlite3|mcap] [--gt-depth-topic T]
+        [--prior-topic T] [--mode streaming|offline] [--storage sqlite3|mcap] [--gt-depth-topic T]
         [--gt-pose-topic T | --gt-tf-frame F] [--report DIR] [--quiet] [config flags...]
 
 The config flags are those of the node's parameters (``--pairwise-backend oracle``,
@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         'has only one)')
     parser.add_argument('--camera-info-topic', help='CameraInfo topic (default: the image\'s '
                         'sibling camera_info, or the only one)')
+    parser.add_argument('--prior-topic', help='depth Image used as the prior (16UC1 mm or '
+                        '32FC1 m, e.g. an RGB-D camera; the node\'s prior/depth); associated '
+                        'to images by stamp; units per prior.kind with --prior-backend external')
     parser.add_argument('--mode', choices=[m.value for m in ReplayMode],
                         default=ReplayMode.STREAMING.value, help='streaming (as the node, '
                         'default) or offline (hierarchical alignment of the whole bag)')
@@ -100,6 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             input=Path(args.input), output=Path(args.output), config=config,
             mode=ReplayMode(args.mode), storage=Storage(args.storage),
             image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
+            prior_topic=args.prior_topic,
             gt_depth_topic=args.gt_depth_topic, gt_pose_topic=args.gt_pose_topic,
             gt_tf_frame=args.gt_tf_frame, rectify=not args.no_rectify,
             eval_alignment=DepthAlignment(args.eval_alignment), depth_max=args.depth_max,

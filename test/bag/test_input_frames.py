@@ -195,3 +195,55 @@ def test_ambiguous_image_topics(tmp_path):
         with pytest.raises(BagError, match='several image topics.*--image-topic'):
             select_input_topics(reader.topics)
         assert select_input_topics(reader.topics, image='/right/image').image == '/right/image'
+
+
+def test_prior_topic_is_associated_by_stamp_and_decoded_to_metres(tmp_path):
+    """Images at 1.000, 1.010, 1.100 and 1.200 s; prior depth (16UC1 mm) at 1.005 s (within
+    20 ms of the first two: both take it), none near 1.100 s, and a half-resolution one at
+    1.200 s logged after its image (it waits). The prior keeps its own resolution."""
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    near = np.arange(24, dtype=np.float32).reshape(4, 6) * 0.1 + 0.5
+    small = np.full((2, 3), 2.5, np.float32)
+    images = [(t, rgb, 'rgb8') for t in (10**9, 101 * 10**7, 110 * 10**7)] + \
+        [(120 * 10**7, rgb, 'rgb8', 120 * 10**7)]
+
+    def prior(stamp, depth):
+        return lambda types: depth_to_image_msg(depth, make_header(stamp, 'cam', types), types,
+                                                encoding='16UC1')
+    extra = [('/prior', 'sensor_msgs/msg/Image', 1005 * 10**6, prior(1005 * 10**6, near)),
+             ('/prior', 'sensor_msgs/msg/Image', 121 * 10**7, prior(120 * 10**7, small))]
+    bag = _custom_bag(tmp_path / 'p', images, extra)
+    with BagReader(bag) as reader:
+        source = BagFrameSource(reader, select_input_topics(reader.topics, prior='/prior'))
+        frames = [f.frame for f in source]
+    assert len(frames) == 4 and all(f.gt_depth is None for f in frames)
+    assert np.allclose(frames[0].prior, near, atol=5e-4)  # millimetres -> metres
+    assert np.array_equal(frames[1].prior, frames[0].prior)
+    assert frames[2].prior is None and source.frames_without_prior == 1
+    assert frames[3].prior.shape == (2, 3) and np.allclose(frames[3].prior, 2.5)
+
+
+def test_one_depth_topic_as_prior_and_ground_truth_is_rectified_alike(kitchen_frames, write_bag):
+    bag = write_bag(kitchen_frames[:2], distortion=np.array([0.1, -0.05, 0.0, 0.0, 0.0]))
+    topic = '/camera/depth/image_raw'
+    _, plan, frames = _read(bag, prior=topic, gt_depth=topic)
+    assert not plan.warnings and len(frames) == 2
+    for got, sent in zip(frames, kitchen_frames):
+        prior, gt = got.frame.prior, got.frame.gt_depth
+        assert prior.shape == gt.shape == sent.gt_depth.shape
+        assert np.array_equal(np.isnan(prior), np.isnan(gt))
+        assert np.array_equal(prior[~np.isnan(prior)], gt[~np.isnan(gt)])
+        assert not np.array_equal(np.isnan(prior), np.isnan(sent.gt_depth))  # rectified
+
+
+def test_prior_topic_errors_list_the_topics(kitchen_frames, write_bag):
+    bag = write_bag(kitchen_frames[:1])
+    with BagReader(bag) as reader:
+        with pytest.raises(BagError, match=r'/nope is not in the bag; it has: .*'
+                                           r'/camera/depth/image_raw'):
+            select_input_topics(reader.topics, prior='/nope')
+        with pytest.raises(BagError, match='prior depth topic /camera/camera_info has type'):
+            select_input_topics(reader.topics, prior='/camera/camera_info')
+        # A prior depth stream is not a candidate for the colour input either.
+        assert select_input_topics(reader.topics, prior='/camera/depth/image_raw').image == \
+            '/camera/image_raw'

@@ -5,15 +5,16 @@
 (``rosbags`` and ``mcap`` + ``mcap-ros2-support``): every message must decode, and the depth
 stream must carry exactly the input image stamps and frame id.
 
-``align3r-replay`` has no prior-depth topic. Two runs stand in:
+Two runs:
 * the oracle backend (GT depth + poses turned into pairwise predictions), streaming, mcap;
 * the tiny torch Align3R weights with ``prior.backend: external`` and ``scale.metric: on``,
-  offline, sqlite3: the frame's ground-truth depth (``--gt-depth-topic``) then serves as the
-  metric prior (``streaming/frame_prep.py``: the RGB-D fallback).
+  offline, sqlite3: the bag's depth topic is the metric prior (``--prior-topic``, as an RGB-D
+  camera's would be) and also the ground truth it is scored against.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List
@@ -109,10 +110,13 @@ def test_tiny_torch_replay_offline_to_sqlite(input_bag, tmp_path, tiny_forward_w
                  '--pairwise-backend', 'torch', '--pairwise-weights', str(tiny_forward_weights),
                  '--pairwise-checkpoint-prior', 'depth_pro', '--prior-backend', 'external',
                  '--scale-metric', 'on', '--align-min-conf-thr', '1.5',
-                 '--output-conf-threshold', '1.5', '--runtime-device', 'cpu', *GT,
-                 *SMALL]) == 0
+                 '--output-conf-threshold', '1.5', '--runtime-device', 'cpu',
+                 '--prior-topic', '/camera/depth/image_raw', '--report', str(tmp_path / 'report'),
+                 *GT, *SMALL]) == 0
     assert sorted(output.glob('*.db3'))
     _check_output(input_bag, output)
+    report = json.loads((tmp_path / 'report' / 'report.json').read_text())
+    assert report['metric_scale'] is True and report['frames'] == FRAMES
 
 
 def test_replay_refuses_an_existing_output(input_bag, tmp_path, capsys):

@@ -297,3 +297,67 @@ def test_mcap_output_decodes_independently_with_input_headers(kitchen_bag, kitch
     assert headers['/align3r/depth/image'] == input_headers
     assert headers['/align3r/depth/camera_info'] == input_headers
     assert headers['/align3r/points'] == input_headers
+
+
+@pytest.fixture(scope='module')
+def half_prior_bag(kitchen, tmp_path_factory):
+    """The kitchen frames with depth (the prior) recorded for the first two images only."""
+    frames = [f if i < 2 else Frame(stamp_ns=f.stamp_ns, rgb=f.rgb, K=f.K,
+                                    gt_T_world_cam=f.gt_T_world_cam)
+              for i, f in enumerate(kitchen)]
+    path = tmp_path_factory.mktemp('bags') / 'half_prior'
+    write_frames_bag(frames, path, FramesBagOptions())
+    return path
+
+
+def test_prior_topic_reaches_the_engine_and_missing_priors_are_reported(
+        half_prior_bag, kitchen, tmp_path):
+    pushed = []
+
+    class PriorRecorder(FakeEngine):
+        def push(self, frame):
+            pushed.append(frame)
+            return super().push(frame)
+    options = ReplayOptions(input=half_prior_bag, output=tmp_path / 'out', config=load_config(),
+                            prior_topic='/camera/depth/image_raw')
+    outcome = run_replay(options, engine_factory=PriorRecorder)
+    assert outcome.topics.prior == '/camera/depth/image_raw' and outcome.frames_written == 4
+    for got, sent in zip(pushed[:2], kitchen):  # 16UC1 millimetres -> metres
+        valid = ~np.isnan(sent.gt_depth)
+        assert np.array_equal(np.isnan(got.prior), ~valid)
+        assert np.abs(got.prior[valid] - sent.gt_depth[valid]).max() <= 5e-4
+        assert got.gt_depth is None  # the prior is not ground truth
+    assert pushed[2].prior is None and pushed[3].prior is None
+    (warning,) = [w for w in outcome.report.warnings if 'prior' in w]
+    assert warning == ('2 of 4 frames have no prior depth on /camera/depth/image_raw within '
+                       '20 ms of their stamp')
+    assert ('prior backend', 'topic /camera/depth/image_raw (metric_depth), else depth_pro') \
+        in outcome.report.settings
+
+
+def test_offline_mode_drops_frames_without_the_prior_a_network_needs(
+        half_prior_bag, tmp_path, monkeypatch):
+    import align3r_ros.engine as engine_module
+
+    calls = []
+
+    def fake_align_sequence(frames, config):
+        calls.append([f.prior is not None for f in frames])
+        return [FakeEngine(config)._result(f) for f in frames]
+    monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
+    config = load_config({'pairwise': {'backend': 'torch'}, 'prior': {'backend': 'external'}})
+    options = ReplayOptions(input=half_prior_bag, output=tmp_path / 'out', config=config,
+                            mode=ReplayMode.OFFLINE, prior_topic='/camera/depth/image_raw')
+    outcome = run_replay(options)
+    assert calls == [[True, True]] and outcome.frames_written == 2
+    assert any(w.endswith('they were dropped: the pairwise network needs a prior')
+               for w in outcome.report.warnings)
+
+
+def test_missing_prior_topic_lists_the_topics(kitchen_bag, tmp_path, capsys):
+    code, err = _run_cli([str(kitchen_bag), '-o', str(tmp_path / 'out'), '--prior-topic',
+                          '/rgbd/depth'], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert 'topic /rgbd/depth is not in the bag; it has: ' in err
+    assert '/camera/depth/image_raw (sensor_msgs/msg/Image' in err
+    assert not (tmp_path / 'out').exists()
