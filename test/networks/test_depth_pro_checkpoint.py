@@ -20,26 +20,16 @@ from align3r_ros.networks.depth_pro.config import resolve_config
 
 
 @pytest.fixture(scope='module')
-def fixture_dir(shared):
-    return shared / 'fixtures' / 'depth_pro_tiny'
+def tiny_state(depth_pro_dir):
+    return read_state_dict(depth_pro_dir / 'weights.safetensors')
 
 
-@pytest.fixture(scope='module')
-def tiny_config(fixture_dir):
-    return json.loads((fixture_dir / 'config.json').read_text())
+def _manifest(depth_pro_dir, name):
+    return json.loads((depth_pro_dir / f'manifest_{name}.json').read_text())
 
 
-@pytest.fixture(scope='module')
-def tiny_state(fixture_dir):
-    return read_state_dict(fixture_dir / 'weights.safetensors')
-
-
-def _manifest(fixture_dir, name):
-    return json.loads((fixture_dir / f'manifest_{name}.json').read_text())
-
-
-def test_fixture_config_maps_to_tiny_widths(tiny_config):
-    config = resolve_config(tiny_config)
+def test_fixture_config_maps_to_tiny_widths(depth_pro_config):
+    config = resolve_config(depth_pro_config)
     vit = config.vit
     assert (vit.embed_dim, vit.depth, vit.num_heads, vit.mlp_hidden_dim) == (32, 24, 4, 128)
     assert vit.layer_norm_eps == 1e-6
@@ -47,34 +37,34 @@ def test_fixture_config_maps_to_tiny_widths(tiny_config):
     assert config.decoder_features == 32 and config.hook_block_ids == (5, 11)
 
 
-def test_config_errors(tiny_config):
+def test_config_errors(depth_pro_config):
     with pytest.raises(ConfigError, match='depth_pro_large'):
         resolve_config('depth_pro_large')
-    bad_size = copy.deepcopy(tiny_config)
+    bad_size = copy.deepcopy(depth_pro_config)
     bad_size['depth_pro']['img_size'] = 1024
     with pytest.raises(ConfigError, match='img_size=1024'):
         resolve_config(bad_size)
-    no_fov = copy.deepcopy(tiny_config)
+    no_fov = copy.deepcopy(depth_pro_config)
     no_fov['depth_pro']['use_fov_head'] = False
     with pytest.raises(ConfigError, match='use_fov_head'):
         resolve_config(no_fov)
     with pytest.raises(ConfigError, match='encoder'):
-        resolve_config({'vit': tiny_config['vit'], 'depth_pro': tiny_config['depth_pro']})
+        resolve_config({'vit': depth_pro_config['vit'], 'depth_pro': depth_pro_config['depth_pro']})
     with pytest.raises(ConfigError, match='num_heads'):
-        resolve_config({**tiny_config, 'vit': {**tiny_config['vit'], 'num_heads': 5}})
+        resolve_config({**depth_pro_config, 'vit': {**depth_pro_config['vit'], 'num_heads': 5}})
 
 
-def test_tiny_keys_in_module_order(fixture_dir, tiny_config):
-    model = build_depth_pro(tiny_config, device='meta')
+def test_tiny_keys_in_module_order(depth_pro_dir, depth_pro_config):
+    model = build_depth_pro(depth_pro_config, device='meta')
     shapes = {name: list(t.shape) for name, t in model.state_dict().items()}
-    manifest = _manifest(fixture_dir, 'tiny')['state_dict']
+    manifest = _manifest(depth_pro_dir, 'tiny')['state_dict']
     assert list(shapes) == list(manifest)
     assert shapes == manifest
 
 
-def test_full_size_keys_shapes_and_count_on_meta(fixture_dir):
+def test_full_size_keys_shapes_and_count_on_meta(depth_pro_dir):
     model = build_depth_pro('depth_pro', device='meta')
-    manifest = _manifest(fixture_dir, 'full')
+    manifest = _manifest(depth_pro_dir, 'full')
     shapes = {name: list(t.shape) for name, t in model.state_dict().items()}
     assert list(shapes) == list(manifest['state_dict'])
     assert shapes == manifest['state_dict']
@@ -84,17 +74,17 @@ def test_full_size_keys_shapes_and_count_on_meta(fixture_dir):
     assert vit_params == manifest['params_by_group']['encoder.patch_encoder']
 
 
-def test_strict_load_of_fixture(fixture_dir, tiny_config, tiny_state):
-    model = load_depth_pro(fixture_dir / 'weights.safetensors', tiny_config)
+def test_strict_load_of_fixture(depth_pro_dir, depth_pro_config, tiny_state):
+    model = load_depth_pro(depth_pro_dir / 'weights.safetensors', depth_pro_config)
     assert not model.training
     loaded = model.state_dict()
     assert len(loaded) == 1119
     assert all(torch.equal(loaded[name], tiny_state[name]) for name in tiny_state)
 
 
-def test_detect_variant(fixture_dir, tiny_state):
+def test_detect_variant(depth_pro_dir, tiny_state):
     assert detect_variant({k: tuple(v.shape) for k, v in tiny_state.items()}) == 'depth_pro'
-    full = _manifest(fixture_dir, 'full')['state_dict']
+    full = _manifest(depth_pro_dir, 'full')['state_dict']
     assert detect_variant({k: tuple(v) for k, v in full.items()}) == 'depth_pro'
     partial = dict(full)
     partial.pop('fov.head.4.bias')
@@ -102,16 +92,16 @@ def test_detect_variant(fixture_dir, tiny_state):
     assert detect_variant({'pretrained.cls_token': (1, 1, 384)}) is None
 
 
-def test_pt_round_trip_and_dtype_cast(tmp_path, tiny_config, tiny_state):
+def test_pt_round_trip_and_dtype_cast(tmp_path, depth_pro_config, tiny_state):
     path = tmp_path / 'depth_pro.pt'
     torch.save({k: v.half() for k, v in tiny_state.items()}, path)
-    model = load_depth_pro(path, tiny_config)
+    model = load_depth_pro(path, depth_pro_config)
     weight = model.state_dict()['head.4.bias']
     assert weight.dtype == torch.float32
     assert torch.equal(weight, tiny_state['head.4.bias'].half().float())
 
 
-def test_errors_name_missing_unexpected_and_misshaped_keys(tmp_path, tiny_config, tiny_state):
+def test_errors_name_missing_unexpected_and_misshaped_keys(tmp_path, depth_pro_config, tiny_state):
     from safetensors.torch import save_file
 
     broken = dict(tiny_state)
@@ -121,7 +111,7 @@ def test_errors_name_missing_unexpected_and_misshaped_keys(tmp_path, tiny_config
     save_file(broken, str(path))
     with pytest.raises(WeightsError, match=r'1 missing: fov\.head\.4\.bias.*'
                                            r'1 unexpected: decoder\.convs\.0\.weight'):
-        load_depth_pro(path, tiny_config)
+        load_depth_pro(path, depth_pro_config)
     # The tiny weights against the official widths: every width-dependent key is mis-shaped.
     tiny_path = tmp_path / 'tiny.safetensors'
     save_file(tiny_state, str(tiny_path))

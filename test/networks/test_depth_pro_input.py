@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -18,19 +17,9 @@ from align3r_ros.networks.depth_pro.preprocess import (MAX_INPUT_PIXELS, preproc
 
 
 @pytest.fixture(scope='module')
-def fixture_dir(shared):
-    return shared / 'fixtures' / 'depth_pro_tiny'
-
-
-@pytest.fixture(scope='module')
-def tiny_config(fixture_dir):
-    return json.loads((fixture_dir / 'config.json').read_text())
-
-
-@pytest.fixture(scope='module')
-def untrained(tiny_config):
+def untrained(depth_pro_config):
     """Tiny-width model with default init: enough for checks that stop before the network."""
-    return build_depth_pro(tiny_config)
+    return build_depth_pro(depth_pro_config)
 
 
 def test_grayscale_and_rgba_are_converted():
@@ -106,8 +95,8 @@ def test_batched_postprocessing_uses_one_focal_per_image():
     np.testing.assert_allclose(prediction.depth[:, 0, 0].numpy(), [2.0, 4.0], rtol=1e-6)
 
 
-def test_tiny_grayscale_frame_end_to_end(fixture_dir, tiny_config):
-    model = load_depth_pro(fixture_dir / 'weights.safetensors', tiny_config)
+def test_tiny_grayscale_frame_end_to_end(depth_pro_dir, depth_pro_config):
+    model = load_depth_pro(depth_pro_dir / 'weights.safetensors', depth_pro_config)
     frame = np.arange(35, dtype=np.uint8).reshape(5, 7) * 7
     depth, focal = predict_depth(model, frame, f_px=4.5)
     assert depth.shape == (5, 7) and depth.dtype == np.float32
@@ -116,8 +105,8 @@ def test_tiny_grayscale_frame_end_to_end(fixture_dir, tiny_config):
 
 
 @pytest.mark.slow
-def test_4k_frame_end_to_end(fixture_dir, tiny_config):
-    model = load_depth_pro(fixture_dir / 'weights.safetensors', tiny_config)
+def test_4k_frame_end_to_end(depth_pro_dir, depth_pro_config):
+    model = load_depth_pro(depth_pro_dir / 'weights.safetensors', depth_pro_config)
     rng = np.random.default_rng(1)
     frame = rng.integers(0, 256, (2160, 3840, 3), dtype=np.uint8)
     depth, focal = predict_depth(model, frame)

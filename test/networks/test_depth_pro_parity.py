@@ -40,34 +40,29 @@ def max_rel_global(actual, reference) -> float:
 
 
 @pytest.fixture(scope='module')
-def fixture_dir(shared):
-    return shared / 'fixtures' / 'depth_pro_tiny'
+def tolerances(depth_pro_dir):
+    return json.loads((depth_pro_dir / 'config.json').read_text())['tolerances']
 
 
 @pytest.fixture(scope='module')
-def tolerances(fixture_dir):
-    return json.loads((fixture_dir / 'config.json').read_text())['tolerances']
+def tiny(depth_pro_dir):
+    config = json.loads((depth_pro_dir / 'config.json').read_text())
+    return load_depth_pro(depth_pro_dir / 'weights.safetensors', config)
 
 
 @pytest.fixture(scope='module')
-def tiny(fixture_dir):
-    config = json.loads((fixture_dir / 'config.json').read_text())
-    return load_depth_pro(fixture_dir / 'weights.safetensors', config)
+def inputs(depth_pro_dir):
+    return dict(np.load(depth_pro_dir / 'inputs.npz'))
 
 
 @pytest.fixture(scope='module')
-def inputs(fixture_dir):
-    return dict(np.load(fixture_dir / 'inputs.npz'))
+def outputs(depth_pro_dir):
+    return dict(np.load(depth_pro_dir / 'outputs.npz'))
 
 
 @pytest.fixture(scope='module')
-def outputs(fixture_dir):
-    return dict(np.load(fixture_dir / 'outputs.npz'))
-
-
-@pytest.fixture(scope='module')
-def intermediates(fixture_dir):
-    return dict(np.load(fixture_dir / 'intermediates.npz'))
+def intermediates(depth_pro_dir):
+    return dict(np.load(depth_pro_dir / 'intermediates.npz'))
 
 
 @pytest.fixture(scope='module')
@@ -216,9 +211,9 @@ def test_predict_depth_with_known_focal(tiny, inputs, outputs, tolerances):
 
 
 @pytest.mark.gpu
-def test_cuda_forward_matches_fixture(fixture_dir, x1536, outputs):
-    config = json.loads((fixture_dir / 'config.json').read_text())
-    model = load_depth_pro(fixture_dir / 'weights.safetensors', config, device='cuda')
+def test_cuda_forward_matches_fixture(depth_pro_dir, x1536, outputs):
+    config = json.loads((depth_pro_dir / 'config.json').read_text())
+    model = load_depth_pro(depth_pro_dir / 'weights.safetensors', config, device='cuda')
     # cuDNN may pick TF32 convolutions (10-bit mantissa); disable them to compare at fp32.
     with torch.backends.cudnn.flags(enabled=True, allow_tf32=False), torch.inference_mode():
         canonical, fov_deg = model(x1536.cuda())
