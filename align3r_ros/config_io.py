@@ -279,10 +279,11 @@ def add_config_arguments(parser: argparse.ArgumentParser,
         if groups is not None and group_name not in groups:
             continue
         flag = '--' + spec.name.replace('.', '-').replace('_', '-')
+        default = spec.default.value if isinstance(spec.default, Enum) else spec.default
         parser.add_argument(flag, dest=f'cfg__{spec.name}', default=None,
                             choices=spec.choices, metavar=None if spec.choices else 'VALUE',
-                            help=f'{spec.help}{_unit_suffix(spec)} [default: '
-                                 f'{_yaml_scalar(spec.default if not isinstance(spec.default, Enum) else spec.default.value)}]')
+                            help=f'{spec.help}{_unit_suffix(spec)} '
+                                 f'[default: {_yaml_scalar(default)}]')
 
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:

@@ -217,7 +217,8 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
     times = _time_rounds({'encode_ms': encode, 'decode_batch_ms': decode,
                           'decode_b1_ms': decode_one, 'forward_pair_ms': forward_pair},
                          args.repeats, sync)
-    result = {'backend': 'torch', **_flatten(times, batch), 'peak_rss_mib': round(peak_rss_mib(), 1),
+    result = {'backend': 'torch', **_flatten(times, batch),
+              'peak_rss_mib': round(peak_rss_mib(), 1),
               'rss_after_build_mib': rss_model, 'torch': torch.__version__}
     if device.type == 'cuda':
         result['gpu'] = torch.cuda.get_device_name(device)
@@ -260,7 +261,8 @@ def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
                           'decode_b1_ms': lambda: session.decode(enc1[0], enc1[1], enc2[0],
                                                                  enc2[1])},
                          args.repeats, lambda: None)
-    return {'backend': 'onnxruntime', **_flatten(times, batch), 'peak_rss_mib': round(peak_rss_mib(), 1),
+    return {'backend': 'onnxruntime', **_flatten(times, batch),
+            'peak_rss_mib': round(peak_rss_mib(), 1),
             'session_load_s': round(load_s, 1), 'onnxruntime': onnxruntime.__version__,
             'providers': list(session.providers)}
 

@@ -4,8 +4,9 @@ Which prior a frame gets, in order: the frame's own ``Frame.prior`` (metres, or
 ``prior.kind`` units when ``prior.backend`` is external); else the configured prior backend;
 else, for the oracle backend only with ``scale.metric: on``, the frame's ground-truth depth (it
 then plays an RGB-D camera, which makes metric scale testable without a depth topic). Any other
-pairwise backend never sees ground truth: ``Frame.gt_depth`` is for evaluation. The prior serves two consumers: the pairwise
-network's point-map input (Align3R) and the metric-scale estimate (metric priors only).
+pairwise backend never sees ground truth: ``Frame.gt_depth`` is for evaluation. The prior serves
+two consumers: the pairwise network's point-map input (Align3R) and the metric-scale estimate
+(metric priors only).
 """
 
 from __future__ import annotations
