@@ -15,8 +15,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from align3r_ros.backends.base import NetworkView
-from align3r_ros.backends.pair_request import (EncodingCache, check_batching, check_edges,
-                                               check_views, empty_predictions)
+from align3r_ros.backends.pair_request import (DecodedChunk, EncodingCache, check_batching,
+                                               predict_pairs)
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import WeightsError
 from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
@@ -76,24 +76,8 @@ class OnnxPairwiseBackend:
             InputError: no views, views of different sizes, bad edges, a missing or non-finite
                 point map (Align3R).
         """
-        edges = check_edges(views, edges)
-        height, width = check_views(views, edges, self.needs_pointmap)
-        if len(edges) == 0:
-            return empty_predictions(height, width)
-        used = sorted({int(v) for v in np.unique(edges)})
-        encodings = self._cache.encodings([views[i] for i in used], self.batch_pairs,
-                                          self._encode)
-        by_index = dict(zip(used, encodings))
-        outputs: List[List[np.ndarray]] = [[], [], [], []]
-        for start in range(0, len(edges), self.batch_pairs):
-            chunk = edges[start:start + self.batch_pairs]
-            tokens1, inj1 = _stack([by_index[int(i)] for i in chunk[:, 0]])
-            tokens2, inj2 = _stack([by_index[int(j)] for j in chunk[:, 1]])
-            for store, value in zip(outputs, self.session.decode(tokens1, inj1, tokens2, inj2)):
-                store.append(value)
-        pts_i, conf_i, pts_j, conf_j = (np.concatenate(v).astype(np.float32) for v in outputs)
-        return PairPredictions(edges=edges, pts_i=pts_i, pts_j=pts_j, conf_i=conf_i,
-                               conf_j=conf_j)
+        return predict_pairs(views, edges, self.needs_pointmap, self._cache, self.batch_pairs,
+                             self._encode, self._decode)
 
     def forget(self, keys: Sequence[int]) -> None:
         """Drop cached encodings of these frames."""
@@ -105,6 +89,12 @@ class OnnxPairwiseBackend:
         return self._cache.keys()
 
     # ------------------------------------------------------------------ internals
+
+    def _decode(self, first: List[_Encoding], second: List[_Encoding]) -> DecodedChunk:
+        tokens1, inj1 = _stack(first)
+        tokens2, inj2 = _stack(second)
+        pts_i, conf_i, pts_j, conf_j = self.session.decode(tokens1, inj1, tokens2, inj2)
+        return pts_i, conf_i, pts_j, conf_j
 
     def _encode(self, views: Sequence[NetworkView]) -> List[_Encoding]:
         """One (B=1) encoding per view, encoded in one encoder call."""

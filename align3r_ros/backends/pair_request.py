@@ -18,6 +18,9 @@ from align3r_ros.structures import PairPredictions
 
 Encoding = TypeVar('Encoding')
 
+#: Decoded outputs of a chunk of pairs: pts_i (B,h,w,3), conf_i (B,h,w), pts_j, conf_j.
+DecodedChunk = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
 
 def check_edges(views: Sequence[NetworkView], edges: np.ndarray) -> np.ndarray:
     """(E, 2) int64 edges indexing ``views``; InputError otherwise."""
@@ -66,6 +69,40 @@ def empty_predictions(height: int, width: int) -> PairPredictions:
     empty = np.zeros((0, height, width, 3), np.float32)
     return PairPredictions(edges=np.zeros((0, 2), np.int64), pts_i=empty, pts_j=empty.copy(),
                            conf_i=empty[..., 0].copy(), conf_j=empty[..., 0].copy())
+
+
+def predict_pairs(views: Sequence[NetworkView], edges: np.ndarray, needs_pointmap: bool,
+                  cache: 'EncodingCache[Encoding]', batch_pairs: int,
+                  encode_batch: Callable[[Sequence[NetworkView]], List[Encoding]],
+                  decode_chunk: Callable[[List[Encoding], List[Encoding]], DecodedChunk]
+                  ) -> PairPredictions:
+    """The ``PairwiseBackend.predict`` flow shared by the network backends.
+
+    Checks the request, encodes every frame the edges use once (through ``cache``), then
+    decodes the edges ``batch_pairs`` at a time with ``decode_chunk(first_encodings,
+    second_encodings)``.
+
+    Raises:
+        InputError: no views, views of different sizes, bad edges, a missing or non-finite
+            point map when ``needs_pointmap``.
+    """
+    edges = check_edges(views, edges)
+    height, width = check_views(views, edges, needs_pointmap)
+    if len(edges) == 0:
+        return empty_predictions(height, width)
+    used = sorted({int(v) for v in np.unique(edges)})
+    by_index = dict(zip(used, cache.encodings([views[i] for i in used], batch_pairs,
+                                              encode_batch)))
+    outputs: List[List[np.ndarray]] = [[], [], [], []]
+    for start in range(0, len(edges), batch_pairs):
+        chunk = edges[start:start + batch_pairs]
+        decoded = decode_chunk([by_index[int(i)] for i in chunk[:, 0]],
+                               [by_index[int(j)] for j in chunk[:, 1]])
+        for store, value in zip(outputs, decoded):
+            store.append(value)
+    pts_i, conf_i, pts_j, conf_j = (np.concatenate(v).astype(np.float32, copy=False)
+                                    for v in outputs)
+    return PairPredictions(edges=edges, pts_i=pts_i, pts_j=pts_j, conf_i=conf_i, conf_j=conf_j)
 
 
 def check_batching(batch_pairs: int, cache_frames: int) -> None:

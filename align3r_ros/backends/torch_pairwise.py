@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from align3r_ros.backends.base import NetworkView
-from align3r_ros.backends.pair_request import (EncodingCache, check_batching, check_edges,
-                                               check_views, empty_predictions)
+from align3r_ros.backends.pair_request import (DecodedChunk, EncodingCache, check_batching,
+                                               predict_pairs)
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import BackendError, ConfigError, WeightsError
 from align3r_ros.networks.pairwise.encoding import FrameEncoding
@@ -107,28 +107,8 @@ class TorchPairwiseBackend:
             InputError: no views, views of different sizes, bad edges, a missing or non-finite
                 point map (Align3R).
         """
-        edges = check_edges(views, edges)
-        height, width = check_views(views, edges, self.needs_pointmap)
-        if len(edges) == 0:
-            return empty_predictions(height, width)
-        used = sorted({int(v) for v in np.unique(edges)})
-        encodings = self._cache.encodings([views[i] for i in used], self.batch_pairs,
-                                          self._encode)
-        by_index = dict(zip(used, encodings))
-        pts_i, pts_j, conf_i, conf_j = [], [], [], []
-        for start in range(0, len(edges), self.batch_pairs):
-            chunk = edges[start:start + self.batch_pairs]
-            enc1 = FrameEncoding.concat([by_index[int(i)] for i in chunk[:, 0]])
-            enc2 = FrameEncoding.concat([by_index[int(j)] for j in chunk[:, 1]])
-            with torch.inference_mode(), self._autocast():
-                out = self.net.decode(enc1, enc2)
-            pts_i.append(_to_numpy(out.pts3d))
-            pts_j.append(_to_numpy(out.pts3d_in_other_view))
-            conf_i.append(_to_numpy(out.conf))
-            conf_j.append(_to_numpy(out.conf_in_other_view))
-        return PairPredictions(edges=edges, pts_i=np.concatenate(pts_i),
-                               pts_j=np.concatenate(pts_j), conf_i=np.concatenate(conf_i),
-                               conf_j=np.concatenate(conf_j))
+        return predict_pairs(views, edges, self.needs_pointmap, self._cache, self.batch_pairs,
+                             self._encode, self._decode)
 
     def forget(self, keys: Sequence[int]) -> None:
         """Drop cached encodings of these frames."""
@@ -144,6 +124,12 @@ class TorchPairwiseBackend:
     def _autocast(self):
         enabled = self.device.type == 'cuda' and self.dtype != torch.float32
         return torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=enabled)
+
+    def _decode(self, first: List[FrameEncoding], second: List[FrameEncoding]) -> DecodedChunk:
+        with torch.inference_mode(), self._autocast():
+            out = self.net.decode(FrameEncoding.concat(first), FrameEncoding.concat(second))
+        return (_to_numpy(out.pts3d), _to_numpy(out.conf), _to_numpy(out.pts3d_in_other_view),
+                _to_numpy(out.conf_in_other_view))
 
     def _encode(self, views: Sequence[NetworkView]) -> List[FrameEncoding]:
         """One (B=1) encoding per view, encoded in one forward call."""
