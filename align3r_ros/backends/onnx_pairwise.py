@@ -15,18 +15,16 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from align3r_ros.backends.base import NetworkView
-from align3r_ros.backends.pair_request import (DecodedChunk, EncodingCache, check_batching,
-                                               predict_pairs)
+from align3r_ros.backends.pair_request import CachedPairwiseBackend, DecodedChunk
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import WeightsError
 from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
-from align3r_ros.structures import PairPredictions
 
 #: One frame's cached encoding: tokens (1, gh, gw, C_enc), injections (1, K, gh, gw, C_dec)|None.
 _Encoding = Tuple[np.ndarray, Optional[np.ndarray]]
 
 
-class OnnxPairwiseBackend:
+class OnnxPairwiseBackend(CachedPairwiseBackend[_Encoding]):
     """``PairwiseBackend`` running an exported encoder / decoder pair in onnxruntime.
 
     Args:
@@ -42,14 +40,10 @@ class OnnxPairwiseBackend:
 
     def __init__(self, folder: Union[str, Path], device: str = 'cpu', batch_pairs: int = 8,
                  cache_frames: int = 64, threads: int = 0) -> None:
-        check_batching(batch_pairs, cache_frames)
+        super().__init__(batch_pairs, cache_frames)
         self.session = PairwiseOnnxSession(folder, device=_resolve_device(device),
                                            threads=threads)
         self.needs_pointmap = self.session.needs_pointmap
-        self.batch_pairs = int(batch_pairs)
-        self.cache_frames = int(cache_frames)
-        self._cache: 'EncodingCache[_Encoding]' = EncodingCache(cache_frames)
-        self.encode_count = 0  # frames encoded so far (for diagnostics and tests)
 
     @classmethod
     def from_config(cls, config: Align3rConfig) -> 'OnnxPairwiseBackend':
@@ -66,27 +60,6 @@ class OnnxPairwiseBackend:
         return cls(folder, device=str(config.runtime.device),
                    batch_pairs=config.pairwise.batch_pairs,
                    cache_frames=config.pairwise.cache_frames, threads=config.runtime.threads)
-
-    # ------------------------------------------------------------------ protocol
-
-    def predict(self, views: Sequence[NetworkView], edges: np.ndarray) -> PairPredictions:
-        """Point maps for each directed edge (i, j): both in camera i's frame.
-
-        Raises:
-            InputError: no views, views of different sizes, bad edges, a missing or non-finite
-                point map (Align3R).
-        """
-        return predict_pairs(views, edges, self.needs_pointmap, self._cache, self.batch_pairs,
-                             self._encode, self._decode)
-
-    def forget(self, keys: Sequence[int]) -> None:
-        """Drop cached encodings of these frames."""
-        self._cache.forget(keys)
-
-    @property
-    def cached_keys(self) -> List[int]:
-        """Keys currently cached, least recently used first."""
-        return self._cache.keys()
 
     # ------------------------------------------------------------------ internals
 

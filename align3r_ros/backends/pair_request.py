@@ -1,8 +1,10 @@
-"""What every pairwise network backend shares: request checks and the per-frame encoding cache.
+"""What every pairwise network backend shares: request checks, the per-frame encoding cache and
+the predict flow.
 
 The torch and onnxruntime backends differ only in how a batch of frames is encoded and a batch
-of pairs decoded; validation of a ``predict(views, edges)`` request and the bounded LRU cache of
-per-frame encodings (keyed by ``NetworkView.key``) live here once.
+of pairs decoded (:class:`CachedPairwiseBackend`'s two hooks); validation of a
+``predict(views, edges)`` request, the bounded LRU cache of per-frame encodings (keyed by
+``NetworkView.key``) and the chunked decoding live here once.
 """
 
 from __future__ import annotations
@@ -71,46 +73,6 @@ def empty_predictions(height: int, width: int) -> PairPredictions:
                            conf_i=empty[..., 0].copy(), conf_j=empty[..., 0].copy())
 
 
-def predict_pairs(views: Sequence[NetworkView], edges: np.ndarray, needs_pointmap: bool,
-                  cache: 'EncodingCache[Encoding]', batch_pairs: int,
-                  encode_batch: Callable[[Sequence[NetworkView]], List[Encoding]],
-                  decode_chunk: Callable[[List[Encoding], List[Encoding]], DecodedChunk]
-                  ) -> PairPredictions:
-    """The ``PairwiseBackend.predict`` flow shared by the network backends.
-
-    Checks the request, encodes every frame the edges use once (through ``cache``), then
-    decodes the edges ``batch_pairs`` at a time with ``decode_chunk(first_encodings,
-    second_encodings)``.
-
-    Raises:
-        InputError: no views, views of different sizes, bad edges, a missing or non-finite
-            point map when ``needs_pointmap``.
-    """
-    edges = check_edges(views, edges)
-    height, width = check_views(views, edges, needs_pointmap)
-    if len(edges) == 0:
-        return empty_predictions(height, width)
-    used = sorted({int(v) for v in np.unique(edges)})
-    by_index = dict(zip(used, cache.encodings([views[i] for i in used], batch_pairs,
-                                              encode_batch)))
-    outputs: List[List[np.ndarray]] = [[], [], [], []]
-    for start in range(0, len(edges), batch_pairs):
-        chunk = edges[start:start + batch_pairs]
-        decoded = decode_chunk([by_index[int(i)] for i in chunk[:, 0]],
-                               [by_index[int(j)] for j in chunk[:, 1]])
-        for store, value in zip(outputs, decoded):
-            store.append(value)
-    pts_i, conf_i, pts_j, conf_j = (np.concatenate(v).astype(np.float32, copy=False)
-                                    for v in outputs)
-    return PairPredictions(edges=edges, pts_i=pts_i, pts_j=pts_j, conf_i=conf_i, conf_j=conf_j)
-
-
-def check_batching(batch_pairs: int, cache_frames: int) -> None:
-    if batch_pairs < 1 or cache_frames < 1:
-        raise ConfigError(f'batch_pairs={batch_pairs} and cache_frames={cache_frames} '
-                          f'must be >= 1')
-
-
 class EncodingCache(Generic[Encoding]):
     """Bounded LRU of per-frame encodings keyed by ``NetworkView.key``.
 
@@ -164,3 +126,70 @@ class EncodingCache(Generic[Encoding]):
         self._entries.move_to_end(key)
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
+
+
+class CachedPairwiseBackend(Generic[Encoding]):
+    """Base of the network backends: the ``PairwiseBackend`` protocol over two hooks.
+
+    Subclasses set ``needs_pointmap`` and implement ``_encode(views) -> [encoding per view]``
+    (incrementing ``encode_count``) and ``_decode(first, second) -> DecodedChunk``.
+
+    Args:
+        batch_pairs: pairs decoded per call (also frames encoded per call).
+        cache_frames: frame encodings kept between calls (LRU; older ones are re-encoded).
+    """
+
+    needs_pointmap: bool
+
+    def __init__(self, batch_pairs: int, cache_frames: int) -> None:
+        if batch_pairs < 1 or cache_frames < 1:
+            raise ConfigError(f'batch_pairs={batch_pairs} and cache_frames={cache_frames} '
+                              f'must be >= 1')
+        self.batch_pairs = int(batch_pairs)
+        self.cache_frames = int(cache_frames)
+        self._cache: 'EncodingCache[Encoding]' = EncodingCache(cache_frames)
+        self.encode_count = 0  # frames encoded so far (for diagnostics and tests)
+
+    def predict(self, views: Sequence[NetworkView], edges: np.ndarray) -> PairPredictions:
+        """Point maps for each directed edge (i, j): both in camera i's frame.
+
+        Every frame the edges use is encoded once (through the cache), then the edges are
+        decoded ``batch_pairs`` at a time.
+
+        Raises:
+            InputError: no views, views of different sizes, bad edges, a missing or non-finite
+                point map (Align3R).
+        """
+        edges = check_edges(views, edges)
+        height, width = check_views(views, edges, self.needs_pointmap)
+        if len(edges) == 0:
+            return empty_predictions(height, width)
+        used = sorted({int(v) for v in np.unique(edges)})
+        by_index = dict(zip(used, self._cache.encodings([views[i] for i in used],
+                                                        self.batch_pairs, self._encode)))
+        outputs: List[List[np.ndarray]] = [[], [], [], []]
+        for start in range(0, len(edges), self.batch_pairs):
+            chunk = edges[start:start + self.batch_pairs]
+            decoded = self._decode([by_index[int(i)] for i in chunk[:, 0]],
+                                   [by_index[int(j)] for j in chunk[:, 1]])
+            for store, value in zip(outputs, decoded):
+                store.append(value)
+        pts_i, conf_i, pts_j, conf_j = (np.concatenate(v).astype(np.float32, copy=False)
+                                        for v in outputs)
+        return PairPredictions(edges=edges, pts_i=pts_i, pts_j=pts_j, conf_i=conf_i,
+                               conf_j=conf_j)
+
+    def forget(self, keys: Sequence[int]) -> None:
+        """Drop cached encodings of these frames."""
+        self._cache.forget(keys)
+
+    @property
+    def cached_keys(self) -> List[int]:
+        """Keys currently cached, least recently used first."""
+        return self._cache.keys()
+
+    def _encode(self, views: Sequence[NetworkView]) -> List[Encoding]:
+        raise NotImplementedError
+
+    def _decode(self, first: List[Encoding], second: List[Encoding]) -> DecodedChunk:
+        raise NotImplementedError

@@ -18,13 +18,11 @@ import numpy as np
 import torch
 
 from align3r_ros.backends.base import NetworkView
-from align3r_ros.backends.pair_request import (DecodedChunk, EncodingCache, check_batching,
-                                               predict_pairs)
+from align3r_ros.backends.pair_request import CachedPairwiseBackend, DecodedChunk
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import BackendError, ConfigError, WeightsError
 from align3r_ros.networks.pairwise.encoding import FrameEncoding
 from align3r_ros.networks.pairwise.model import PairwisePointMapNet
-from align3r_ros.structures import PairPredictions
 
 _LOG = logging.getLogger(__name__)
 _DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -51,7 +49,7 @@ def resolve_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
     return _DTYPES[str(dtype)]
 
 
-class TorchPairwiseBackend:
+class TorchPairwiseBackend(CachedPairwiseBackend[FrameEncoding]):
     """``PairwiseBackend`` running :class:`PairwisePointMapNet` in torch.
 
     Args:
@@ -66,7 +64,7 @@ class TorchPairwiseBackend:
     def __init__(self, net: PairwisePointMapNet, device: Union[str, torch.device] = 'cpu',
                  dtype: Union[str, torch.dtype] = 'fp32', batch_pairs: int = 8,
                  cache_frames: int = 64) -> None:
-        check_batching(batch_pairs, cache_frames)
+        super().__init__(batch_pairs, cache_frames)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         if self.device.type != 'cuda' and self.dtype != torch.float32:
@@ -74,10 +72,6 @@ class TorchPairwiseBackend:
             self.dtype = torch.float32
         self.net = net.to(self.device).eval()
         self.needs_pointmap = bool(net.needs_pointmap)
-        self.batch_pairs = int(batch_pairs)
-        self.cache_frames = int(cache_frames)
-        self._cache: 'EncodingCache[FrameEncoding]' = EncodingCache(cache_frames)
-        self.encode_count = 0  # frames encoded so far (for diagnostics and tests)
 
     @classmethod
     def from_config(cls, config: Align3rConfig) -> 'TorchPairwiseBackend':
@@ -97,27 +91,6 @@ class TorchPairwiseBackend:
         return cls(net, device=device, dtype=str(config.runtime.dtype),
                    batch_pairs=config.pairwise.batch_pairs,
                    cache_frames=config.pairwise.cache_frames)
-
-    # ------------------------------------------------------------------ protocol
-
-    def predict(self, views: Sequence[NetworkView], edges: np.ndarray) -> PairPredictions:
-        """Point maps for each directed edge (i, j): both in camera i's frame.
-
-        Raises:
-            InputError: no views, views of different sizes, bad edges, a missing or non-finite
-                point map (Align3R).
-        """
-        return predict_pairs(views, edges, self.needs_pointmap, self._cache, self.batch_pairs,
-                             self._encode, self._decode)
-
-    def forget(self, keys: Sequence[int]) -> None:
-        """Drop cached encodings of these frames."""
-        self._cache.forget(keys)
-
-    @property
-    def cached_keys(self) -> List[int]:
-        """Keys currently cached, least recently used first."""
-        return self._cache.keys()
 
     # ------------------------------------------------------------------ internals
 
