@@ -43,3 +43,24 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip_gpu)
         if 'ros' in item.keywords and not has_ros:
             item.add_marker(skip_ros)
+
+
+@pytest.fixture(scope='session')
+def dav2_dir(shared):
+    """The tiny Depth Anything V2 parity fixture's folder."""
+    return shared / 'fixtures' / 'depth_anything_v2_tiny'
+
+
+@pytest.fixture(scope='session')
+def tiny_dav2(dav2_dir):
+    """The tiny Depth Anything V2 network with the fixture's weights (read-only in tests)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from align3r_ros.networks.depth_anything.build import build_depth_anything_v2
+    from align3r_ros.networks.depth_anything.checkpoint import load_state_dict_strict
+
+    model = build_depth_anything_v2(json.loads((dav2_dir / 'config.json').read_text()))
+    load_state_dict_strict(model, load_file(str(dav2_dir / 'weights.safetensors')))
+    return model

@@ -20,23 +20,6 @@ from onnx import TensorProto, helper  # noqa: E402
 
 
 @pytest.fixture(scope='module')
-def dav2_dir(shared):
-    return shared / 'fixtures' / 'depth_anything_v2_tiny'
-
-
-@pytest.fixture(scope='module')
-def tiny_dav2(dav2_dir):
-    from safetensors.torch import load_file
-
-    from align3r_ros.networks.depth_anything.build import build_depth_anything_v2
-    from align3r_ros.networks.depth_anything.checkpoint import load_state_dict_strict
-
-    model = build_depth_anything_v2(json.loads((dav2_dir / 'config.json').read_text()))
-    load_state_dict_strict(model, load_file(str(dav2_dir / 'weights.safetensors')))
-    return model
-
-
-@pytest.fixture(scope='module')
 def exported_dav2(tiny_dav2, tmp_path_factory):
     from align3r_ros.networks.prior_onnx_export import export_prior_onnx
 

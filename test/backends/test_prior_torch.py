@@ -13,21 +13,11 @@ from align3r_ros.backends.prior_torch import DepthAnythingPriorBackend, DepthPro
 from align3r_ros.config import PriorKind
 from align3r_ros.errors import InputError, WeightsError
 from align3r_ros.networks.depth_anything.build import build_depth_anything_v2
-from align3r_ros.networks.depth_anything.checkpoint import load_state_dict_strict
 
 
 @pytest.fixture(scope='module')
-def dav2_dir(shared):
-    return shared / 'fixtures' / 'depth_anything_v2_tiny'
-
-
-@pytest.fixture(scope='module')
-def dav2_backend(dav2_dir):
-    from safetensors.torch import load_file
-
-    model = build_depth_anything_v2(json.loads((dav2_dir / 'config.json').read_text()))
-    load_state_dict_strict(model, load_file(str(dav2_dir / 'weights.safetensors')))
-    return DepthAnythingPriorBackend(model, input_size=70)
+def dav2_backend(tiny_dav2):
+    return DepthAnythingPriorBackend(tiny_dav2, input_size=70)
 
 
 @pytest.fixture(scope='module')

@@ -11,8 +11,7 @@ import torch
 
 from align3r_ros.errors import ConfigError
 from align3r_ros.networks.depth_anything.build import (
-    OFFICIAL_CONFIGS, build_depth_anything_v2, resolve_config)
-from align3r_ros.networks.depth_anything.checkpoint import load_state_dict_strict
+    OFFICIAL_CONFIGS, resolve_config)
 from align3r_ros.networks.depth_anything.model import infer_disparity
 from align3r_ros.networks.depth_anything.preprocess import (
     network_input_size, rgb_to_network_input)
@@ -21,32 +20,18 @@ TOL = dict(rtol=1e-4, atol=1e-4)  # the fixture README's recommended tolerance
 
 
 @pytest.fixture(scope='module')
-def fixture_dir(shared):
-    return shared / 'fixtures' / 'depth_anything_v2_tiny'
+def io(dav2_dir):
+    return dict(np.load(dav2_dir / 'io.npz'))
 
 
 @pytest.fixture(scope='module')
-def tiny(fixture_dir):
-    from safetensors.torch import load_file
-
-    model = build_depth_anything_v2(json.loads((fixture_dir / 'config.json').read_text()))
-    load_state_dict_strict(model, load_file(str(fixture_dir / 'weights.safetensors')))
-    return model
-
-
-@pytest.fixture(scope='module')
-def io(fixture_dir):
-    return dict(np.load(fixture_dir / 'io.npz'))
-
-
-@pytest.fixture(scope='module')
-def rgb(fixture_dir):
+def rgb(dav2_dir):
     # The reference read the PNG with cv2.imread (BGR); our API takes RGB.
-    return np.ascontiguousarray(cv2.imread(str(fixture_dir / 'input_frame_rgb.png'))[..., ::-1])
+    return np.ascontiguousarray(cv2.imread(str(dav2_dir / 'input_frame_rgb.png'))[..., ::-1])
 
 
-def test_fixture_config_maps_to_tiny_dims(fixture_dir):
-    cfg = resolve_config(json.loads((fixture_dir / 'config.json').read_text()))
+def test_fixture_config_maps_to_tiny_dims(dav2_dir):
+    cfg = resolve_config(json.loads((dav2_dir / 'config.json').read_text()))
     assert (cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.features) == (32, 12, 2, 16)
     assert cfg.layer_idx == (2, 5, 8, 11)
     assert cfg.out_channels == (8, 16, 24, 32)
@@ -73,40 +58,40 @@ def test_network_input_size_rule(hw, size, expected):
     assert out[0] % 14 == 0 and out[1] % 14 == 0 and min(out) >= size
 
 
-def test_forward_parity(tiny, io):
+def test_forward_parity(tiny_dav2, io):
     with torch.no_grad():
-        depth = tiny(torch.from_numpy(io['input'])).numpy()
+        depth = tiny_dav2(torch.from_numpy(io['input'])).numpy()
     assert depth.shape == (1, 70, 98)
     np.testing.assert_allclose(depth, io['depth'], **TOL)
     assert (depth == 0).mean() == pytest.approx((io['depth'] == 0).mean(), abs=0.01)
 
 
-def test_intermediate_layers_parity(tiny, io):
+def test_intermediate_layers_parity(tiny_dav2, io):
     with torch.no_grad():
-        layers = tiny.intermediate_layers(torch.from_numpy(io['input']))
+        layers = tiny_dav2.intermediate_layers(torch.from_numpy(io['input']))
     for index, (patch_tokens, cls_token) in enumerate(layers):
         np.testing.assert_allclose(patch_tokens.numpy(), io[f'layer{index}_patch_tokens'], **TOL)
         np.testing.assert_allclose(cls_token.numpy(), io[f'layer{index}_cls_token'], **TOL)
 
 
-def test_infer_image_parity(tiny, io, rgb):
-    disparity = infer_disparity(tiny, rgb, input_size=70)
+def test_infer_image_parity(tiny_dav2, io, rgb):
+    disparity = infer_disparity(tiny_dav2, rgb, input_size=70)
     assert disparity.shape == (480, 640) and disparity.dtype == np.float32
     yx = io['infer_image_sample_yx']
     np.testing.assert_allclose(disparity[yx[:, 0], yx[:, 1]], io['infer_image_sample_values'],
                                **TOL)
 
 
-def test_square_native_grid_skips_interpolation(tiny):
+def test_square_native_grid_skips_interpolation(tiny_dav2):
     # 518x518 (37x37 patches) uses the stored embedding verbatim, any other size resamples.
-    pos = tiny.pretrained.position_embedding(37, 37)
-    assert torch.equal(pos, tiny.pretrained.pos_embed)
-    assert tiny.pretrained.position_embedding(5, 7).shape == (1, 36, 32)
+    pos = tiny_dav2.pretrained.position_embedding(37, 37)
+    assert torch.equal(pos, tiny_dav2.pretrained.pos_embed)
+    assert tiny_dav2.pretrained.position_embedding(5, 7).shape == (1, 36, 32)
 
 
-def test_rejects_non_multiple_of_patch(tiny):
+def test_rejects_non_multiple_of_patch(tiny_dav2):
     with pytest.raises(ValueError, match='multiple of 14'):
-        tiny(torch.zeros(1, 3, 70, 100))
+        tiny_dav2(torch.zeros(1, 3, 70, 100))
 
 
 def test_official_names_and_errors():
