@@ -10,7 +10,7 @@ stamps are integer nanoseconds. Arrays are numpy, batch-first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, List, Optional, Protocol
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class Frame:
         gt_depth: evaluation / oracle only: (H, W) float metres, NaN or 0 = invalid.
         gt_T_world_cam: evaluation / oracle only: (4, 4) camera-to-world pose.
         gt_dynamic_mask: evaluation / oracle only: (H, W) bool, True on moving objects.
+        tag: opaque caller data (a ROS header, a bag index, ...); the engine never reads it and
+            returns it unchanged on this frame's :class:`FrameResult`.
     """
 
     stamp_ns: int
@@ -39,6 +41,7 @@ class Frame:
     gt_depth: Optional[np.ndarray] = None
     gt_T_world_cam: Optional[np.ndarray] = None
     gt_dynamic_mask: Optional[np.ndarray] = None
+    tag: Any = None
 
     @property
     def shape(self) -> tuple:
@@ -63,6 +66,7 @@ class FrameResult:
         residual: mean alignment residual of the solve that produced the frame (unitless).
         status: '' normally; otherwise a short note (e.g. 'reset: size changed') that tools
             and the node put in diagnostics.
+        tag: the ``Frame.tag`` the caller gave with this frame, unchanged.
     """
 
     stamp_ns: int
@@ -75,6 +79,7 @@ class FrameResult:
     rgb: Optional[np.ndarray] = None
     residual: float = float('nan')
     status: str = ''
+    tag: Any = None
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,21 @@ class EngineStats:
     resets: int = 0
     last_status: str = ''
     stage_ms: dict = field(default_factory=dict)
+
+
+class FrameEngine(Protocol):
+    """What the node, the replay and the benchmarks drive (implemented by ``engine.Engine``).
+
+    ``push`` returns the results that became ready (each carrying its frame's ``tag``);
+    ``flush`` returns everything still held (end of stream, deactivate, shutdown).
+    """
+
+    def push(self, frame: Frame) -> List[FrameResult]: ...
+
+    def flush(self) -> List[FrameResult]: ...
+
+    @property
+    def stats(self) -> EngineStats: ...
+
+    @property
+    def held_frames(self) -> int: ...

@@ -12,7 +12,7 @@ two consumers: the pairwise network's point-map input (Align3R) and the metric-s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class PreparedFrame:
             the frame has no metric prior.
         rgb: (h, w, 3) uint8 colours at network resolution.
         input_rgb: (H, W, 3) uint8 input colours (kept for input-resolution output only).
+        tag: the caller's ``Frame.tag`` (returned on the result, never read).
     """
 
     stamp_ns: int
@@ -48,6 +49,7 @@ class PreparedFrame:
     metric_prior: Optional[np.ndarray]
     rgb: np.ndarray
     input_rgb: Optional[np.ndarray]
+    tag: Any = None
 
     @property
     def network_hw(self) -> Tuple[int, int]:
@@ -134,7 +136,8 @@ class FramePreparer:
         return PreparedFrame(stamp_ns=int(frame.stamp_ns), view=view, transform=transform,
                              K_known=K_net if known else None, metric_prior=metric_prior,
                              rgb=colours,
-                             input_rgb=frame.rgb if self.keep_input_rgb else None)
+                             input_rgb=frame.rgb if self.keep_input_rgb else None,
+                             tag=frame.tag)
 
     def _prior(self, frame: Frame, K_input: Optional[np.ndarray]) -> Optional[PriorMap]:
         prior_cfg = self.config.prior

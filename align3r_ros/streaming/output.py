@@ -61,4 +61,5 @@ def frame_result(prepared: PreparedFrame, T_world_cam: np.ndarray, depth: np.nda
     depth = np.where(invalid, np.float32(np.nan), depth).astype(np.float32)
     return FrameResult(stamp_ns=prepared.stamp_ns, depth=depth, confidence=confidence, K=K,
                        T_world_cam=T, is_metric=metric_scale is not None, dynamic_mask=mask,
-                       rgb=rgb, residual=float(residual), status=status)
+                       rgb=rgb, residual=float(residual), status=status,
+                       tag=prepared.tag)
