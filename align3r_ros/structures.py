@@ -30,6 +30,10 @@ class Frame:
         gt_depth: evaluation / oracle only: (H, W) float metres, NaN or 0 = invalid.
         gt_T_world_cam: evaluation / oracle only: (4, 4) camera-to-world pose.
         gt_dynamic_mask: evaluation / oracle only: (H, W) bool, True on moving objects.
+        distortion_model: the camera's distortion model as CameraInfo names it
+            ('plumb_bob', 'rational_polynomial', 'equidistant'); '' when the image is
+            already rectified. The engine rectifies (one policy for the node and the replay).
+        D: distortion coefficients of ``distortion_model`` (with ``K``), or None.
         tag: opaque caller data (a ROS header, a bag index, ...); the engine never reads it and
             returns it unchanged on this frame's :class:`FrameResult`.
     """
@@ -41,6 +45,8 @@ class Frame:
     gt_depth: Optional[np.ndarray] = None
     gt_T_world_cam: Optional[np.ndarray] = None
     gt_dynamic_mask: Optional[np.ndarray] = None
+    distortion_model: str = ''
+    D: Optional[np.ndarray] = None
     tag: Any = None
 
     @property
