@@ -1,16 +1,48 @@
-"""Pinhole camera helpers: pixel grids, unprojection, intrinsics rescaling.
+"""Pinhole cameras: the one K vocabulary (construction, default principal point, rescaling)
+and unprojection.
 
-Pixel centres are at integer coordinates (u = 0..w-1, v = 0..h-1), as the alignment uses.
+Conventions, for every K in the package:
+
+- ``K`` is (3, 3) float64 in pixels, for a stated (H, W); fx, fy focal lengths, (cx, cy) the
+  principal point.
+- Pixel centres are at integer coordinates: u = 0..W-1 (column), v = 0..H-1 (row).
+- An unknown principal point is (W/2, H/2) — the convention of the official alignment (DUSt3R
+  keeps pp fixed at W/2, H/2 in its estimated-intrinsics mode, spec §5.2). Not (W-1)/2: that
+  would put a half-pixel bias between a "default" K and the one the alignment estimates.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 
 
 def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    """(3, 3) float64 pinhole matrix."""
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    """(3, 3) float64 pinhole matrix from focal lengths and principal point, pixels."""
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)
+
+
+def default_principal_point(height: int, width: int) -> tuple:
+    """The principal point (cx, cy) = (W/2, H/2) assumed when it is unknown, pixels.
+
+    The official alignment's convention (module docstring).
+    """
+    return (width / 2.0, height / 2.0)
+
+
+def default_intrinsics(height: int, width: int, focal_px: float,
+                       focal_y_px: Optional[float] = None) -> np.ndarray:
+    """(3, 3) float64 K at (height, width) with the default principal point (W/2, H/2).
+
+    Args:
+        height, width: image size, pixels.
+        focal_px: fx, pixels.
+        focal_y_px: fy, pixels; None for fy = fx.
+    """
+    cx, cy = default_principal_point(height, width)
+    fy = focal_px if focal_y_px is None else focal_y_px
+    return intrinsics_matrix(focal_px, fy, cx, cy)
 
 
 def pixel_grid(h: int, w: int) -> np.ndarray:

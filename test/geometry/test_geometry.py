@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from align3r_ros.geometry import (invert_transform, make_transform, matrix_to_quaternion,
+from align3r_ros.geometry import (default_intrinsics, default_principal_point, intrinsics_matrix,
+                                  invert_transform, make_transform, matrix_to_quaternion,
                                   quaternion_to_matrix, scale_intrinsics, transform_points,
                                   umeyama_alignment, unproject_depth)
 
@@ -57,3 +58,16 @@ def test_unproject_and_scale_intrinsics():
     K2 = scale_intrinsics(K, (24, 32), (48, 64))
     np.testing.assert_allclose(K2, [[100, 0, 32.5], [0, 120, 24.5], [0, 0, 1]])
     np.testing.assert_allclose(scale_intrinsics(K2, (48, 64), (24, 32)), K)
+
+
+def test_default_intrinsics_principal_point_is_half_size():
+    """Unknown principal point = (W/2, H/2), the official alignment's convention."""
+    assert default_principal_point(48, 64) == (32.0, 24.0)
+    K = default_intrinsics(48, 64, 51.2)
+    assert K.dtype == np.float64
+    np.testing.assert_array_equal(K, [[51.2, 0, 32.0], [0, 51.2, 24.0], [0, 0, 1]])
+    np.testing.assert_array_equal(default_intrinsics(48, 64, 50.0, 60.0),
+                                  intrinsics_matrix(50.0, 60.0, 32.0, 24.0))
+    # the pixel at the principal point unprojects onto the optical axis
+    pts = unproject_depth(np.full((48, 64), 3.0), K)
+    np.testing.assert_allclose(pts[24, 32], [0.0, 0.0, 3.0])
