@@ -20,10 +20,11 @@ from align3r_ros.backends.base import PairwiseBackend, PriorBackend
 from align3r_ros.config import (Align3rConfig, ConfigSource, OutputResolution,
                                 PairwiseBackendKind, load_config)
 from align3r_ros.errors import Align3rError, InputError
+from align3r_ros.streaming.aligner import StreamAligner
 from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
 from align3r_ros.streaming.hierarchical import align_hierarchical
 from align3r_ros.streaming.incremental import StreamingAligner
-from align3r_ros.structures import EngineStats, Frame, FrameResult
+from align3r_ros.structures import EngineStats, Frame, FrameResult, StageTimings
 
 
 def build_backends(config: Align3rConfig) -> tuple:
@@ -61,7 +62,7 @@ class Engine:
                  prior_backend: Optional[PriorBackend] = None) -> None:
         self.config = config
         self._prepare = _preparer(config, pairwise_backend, prior_backend)
-        self._stream = StreamingAligner(config, pairwise_backend)
+        self._stream: StreamAligner = StreamingAligner(config, pairwise_backend)
         self._stats = EngineStats()
         self._last_stamp: Optional[int] = None
         self._input_hw: Optional[tuple] = None
@@ -78,8 +79,8 @@ class Engine:
 
     @property
     def stats(self) -> EngineStats:
-        """Counters and the last clip's stage timings (a snapshot)."""
-        return dataclasses.replace(self._stats, stage_ms=dict(self._stats.stage_ms))
+        """Counters and the last stage timings (an immutable snapshot)."""
+        return self._stats
 
     @property
     def held_frames(self) -> int:
@@ -110,17 +111,15 @@ class Engine:
 
     def flush(self) -> List[FrameResult]:
         """Align and emit the frames of a partial clip (end of stream)."""
-        return self._emitted(self._stream.flush(), 0.0)
+        return self._emitted(self._stream.flush(), self._stats.timings.prepare_ms)
 
     def _emitted(self, results: List[FrameResult], prepare_ms: float) -> List[FrameResult]:
-        stage_ms = dict(self._stats.stage_ms)
-        stage_ms['prepare'] = prepare_ms
-        if results:
-            stage_ms.update(self._stream.stage_ms)
+        timings: StageTimings = self._stream.timings if results else self._stats.timings
+        timings = dataclasses.replace(timings, prepare_ms=prepare_ms)
         status = results[-1].status if results else self._stats.last_status
         self._stats = dataclasses.replace(self._stats,
                                           frames_out=self._stats.frames_out + len(results),
-                                          last_status=status, stage_ms=stage_ms)
+                                          last_status=status, timings=timings)
         return results
 
     def _drop(self, status: str) -> List[FrameResult]:

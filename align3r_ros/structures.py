@@ -9,7 +9,7 @@ stamps are integer nanoseconds. Arrays are numpy, batch-first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, List, Optional, Protocol
 
 import numpy as np
@@ -130,15 +130,44 @@ class PairPredictions:
 
 
 @dataclass(frozen=True)
+class StageTimings:
+    """Wall-clock milliseconds of the engine's stages (0.0 = not measured yet).
+
+    Attributes:
+        prepare_ms: preparing the last pushed frame (checks, resampling, rectification, the
+            monocular prior, the network view).
+        network_ms: pairwise network inference of the last alignment work (one clip in clip
+            mode, one frame in live mode).
+        align_ms: global alignment (solver) of the last alignment work.
+        total_ms: the last alignment work end to end (network, alignment and bookkeeping;
+            ``prepare_ms`` is not included).
+    """
+
+    prepare_ms: float = 0.0
+    network_ms: float = 0.0
+    align_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
 class EngineStats:
-    """Counters the node and the replay tool publish as diagnostics."""
+    """Counters the node and the replay tool publish as diagnostics.
+
+    Attributes:
+        frames_in: frames pushed.
+        frames_out: results emitted.
+        frames_dropped: frames dropped (equal stamp, unusable frame); each sets ``last_status``.
+        resets: world resets (stamp went backwards, image size changed).
+        last_status: the last status note ('' normally).
+        timings: the last stages' wall-clock times.
+    """
 
     frames_in: int = 0
     frames_out: int = 0
     frames_dropped: int = 0
     resets: int = 0
     last_status: str = ''
-    stage_ms: dict = field(default_factory=dict)
+    timings: StageTimings = StageTimings()
 
 
 class FrameEngine(Protocol):

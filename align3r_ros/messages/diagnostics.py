@@ -8,6 +8,7 @@ from typing import Any, Optional, Tuple
 
 from align3r_ros.messages.header import make_header
 from align3r_ros.messages.types import MessageTypes
+from align3r_ros.structures import StageTimings
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class PipelineHealth:
         is_metric: scale state of the last result: True metric (metres), False relative
             (unknown scale), None before the first result.
         residual: alignment residual of the last result (unitless; NaN when unknown).
-        stage_ms: (stage name, milliseconds) of the last frame, e.g. ('convert', 1.2).
+        timings: the engine's last stage timings (``EngineStats.timings``).
+        publish_ms: turning the last result into messages and publishing (or writing) them.
         last_error: one line describing the last error ('' when none).
         status: the engine's last status note ('' normally).
     """
@@ -44,7 +46,8 @@ class PipelineHealth:
     recent_error: bool = False
     is_metric: Optional[bool] = None
     residual: float = float('nan')
-    stage_ms: Tuple[Tuple[str, float], ...] = ()
+    timings: StageTimings = StageTimings()
+    publish_ms: float = 0.0
     last_error: str = ''
     status: str = ''
 
@@ -65,6 +68,12 @@ def _level_and_message(health: PipelineHealth, types: MessageTypes) -> Tuple[Any
     if health.status:
         return status_cls.WARN, health.status
     return status_cls.OK, f'running, scale {scale_state(health.is_metric)}'
+
+
+def _latencies(health: PipelineHealth) -> Tuple[Tuple[str, float], ...]:
+    t = health.timings
+    return (('prepare', t.prepare_ms), ('network', t.network_ms), ('align', t.align_ms),
+            ('total', t.total_ms), ('publish', health.publish_ms))
 
 
 def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: MessageTypes,
@@ -90,7 +99,7 @@ def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: Mess
         ('alignment residual', residual),
         ('last error', health.last_error),
     ]
-    pairs += [(f'latency {stage} ms', f'{ms:.3f}') for stage, ms in health.stage_ms]
+    pairs += [(f'latency {stage} ms', f'{ms:.3f}') for stage, ms in _latencies(health)]
     status = types.DiagnosticStatus(
         level=level, name=name, message=message, hardware_id=hardware_id,
         values=[types.KeyValue(key=key, value=value) for key, value in pairs])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Deque, Dict, List, Optional
+from typing import Deque, List, Optional
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_met
 from align3r_ros.streaming.output import frame_result
 from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
                                           align_keyframe, keyframe_state)
-from align3r_ros.structures import FrameResult
+from align3r_ros.structures import FrameResult, StageTimings
 
 
 def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
@@ -38,7 +38,7 @@ def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
 
 
 class StreamingAligner:
-    """The streaming state machine over prepared frames (see module docstring).
+    """The clip-mode :class:`~align3r_ros.streaming.aligner.StreamAligner` (module docstring).
 
     Args:
         config: engine config.
@@ -52,13 +52,18 @@ class StreamingAligner:
         self.window: Deque[KeyframeState] = deque()
         self.metric = MetricScaleTracker(config.scale.smoothing)
         self.last_T_world_cam = np.eye(4)
-        self.stage_ms: Dict[str, float] = {}
+        self._timings = StageTimings()
         self._pending_status = ''
 
     @property
     def held_frames(self) -> int:
         """Frames currently held (clip + keyframe window)."""
         return len(self.clip) + len(self.window)
+
+    @property
+    def timings(self) -> StageTimings:
+        """Times of the last clip (network, alignment, whole clip); ``prepare_ms`` is 0."""
+        return self._timings
 
     def note(self, status: str) -> None:
         """Attach ``status`` to the next emitted results (e.g. a reset reason)."""
@@ -122,8 +127,8 @@ class StreamingAligner:
                                 out.residual, status) for k, p in enumerate(clip)]
         self.last_T_world_cam = out.T_world_cam[-1].copy()
         self._retire(clip, out, keyframe)
-        self.stage_ms = {'network': 1e3 * network_s, 'align': 1e3 * align_s,
-                         'clip_total': 1e3 * (time.perf_counter() - start)}
+        self._timings = StageTimings(network_ms=1e3 * network_s, align_ms=1e3 * align_s,
+                                     total_ms=1e3 * (time.perf_counter() - start))
         return results
 
     def _metric_scale(self, clip: List[PreparedFrame], out: StageOutput) -> Optional[float]:

@@ -14,6 +14,7 @@ from align3r_ros.messages import (
     point_cloud,
     transforms,
 )
+from align3r_ros.structures import StageTimings
 
 K = np.array([[500.0, 0.0, 319.5], [0.0, 505.0, 239.5], [0.0, 0.0, 1.0]])
 
@@ -179,13 +180,15 @@ def test_odometry_and_bounded_path(types, cdr_round_trip):
 def test_diagnostics_levels_and_values(types, cdr_round_trip):
     health = diagnostics.PipelineHealth(queue_depth=2, queue_capacity=4, frames_dropped=3,
                                         recent_drops=1, is_metric=True, residual=0.25,
-                                        stage_ms=(('network', 12.5),))
+                                        timings=StageTimings(network_ms=12.5),
+                                        publish_ms=0.5)
     msg = cdr_round_trip(diagnostics.health_to_diagnostics_msg(health, 11, types))
     status = msg.status[0]
     values = {kv.key: kv.value for kv in status.values}
     assert status.level == types.DiagnosticStatus.WARN and 'dropped 1' in status.message
     assert values['scale'] == 'metric' and values['frames dropped'] == '3'
     assert values['latency network ms'] == '12.500' and values['alignment residual'] == '0.25'
+    assert values['latency publish ms'] == '0.500' and values['latency align ms'] == '0.000'
     ok = diagnostics.health_to_diagnostics_msg(diagnostics.PipelineHealth(is_metric=False), 0,
                                                types)
     assert ok.status[0].level == types.DiagnosticStatus.OK

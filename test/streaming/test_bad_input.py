@@ -119,5 +119,5 @@ def test_stats_is_a_snapshot():
     stats = engine.stats
     with pytest.raises(dataclasses.FrozenInstanceError):
         stats.frames_in = 3
-    stats.stage_ms['x'] = 1.0
-    assert 'x' not in engine.stats.stage_ms
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.timings.total_ms = 1.0
