@@ -30,7 +30,7 @@ from align3r_ros.evaluation.depth_metrics import (
     resize_depth,
     valid_depth_mask,
 )
-from align3r_ros.evaluation.pose_metrics import PoseMetrics, evaluate_trajectory, umeyama_sim3
+from align3r_ros.evaluation.pose_metrics import PoseMetrics, align_positions, evaluate_trajectory
 from align3r_ros.structures import Frame, FrameResult
 
 
@@ -169,7 +169,7 @@ class EvaluationCollector:
         metrics = evaluate_trajectory(est, gt)
         fields = {'pose': metrics, 'stamps_ns': stamps, 'T_world_cam_gt': gt}
         if metrics.ok:
-            sim3 = umeyama_sim3(est[:, :3, 3], gt[:, :3, 3])
+            sim3 = align_positions(est[:, :3, 3], gt[:, :3, 3])
             aligned = sim3.apply_to_poses(est)
             fields['T_world_cam_est_aligned'] = aligned
             fields['position_errors'] = np.linalg.norm(aligned[:, :3, 3] - gt[:, :3, 3], axis=1)

@@ -20,23 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from align3r_ros.errors import AlignmentError, InputError
-
-
-@dataclass(frozen=True)
-class Sim3:
-    """A similarity ``x ↦ scale · R x + t`` (R (3, 3), t (3,), scale > 0)."""
-
-    R: np.ndarray
-    t: np.ndarray
-    scale: float
-
-    def apply_to_poses(self, T_world_cam: np.ndarray) -> np.ndarray:
-        """(N, 4, 4) camera-to-world poses mapped into the target world (rotation R·R_k,
-        translation scale·R·t_k + t), as evo's ``PoseTrajectory3D.align`` does."""
-        out = np.array(T_world_cam, dtype=np.float64, copy=True)
-        out[:, :3, :3] = self.R @ out[:, :3, :3]
-        out[:, :3, 3] = self.scale * out[:, :3, 3] @ self.R.T + self.t
-        return out
+from align3r_ros.geometry.se3 import relative_transform
+from align3r_ros.geometry.sim3 import Sim3, umeyama_alignment
 
 
 @dataclass(frozen=True)
@@ -64,38 +49,18 @@ class PoseMetrics:
         return not self.skipped
 
 
-def umeyama_sim3(src: np.ndarray, dst: np.ndarray) -> Sim3:
-    """The similarity minimising Σ ‖dst_k − (s R src_k + t)‖² (Umeyama 1991, as evo does it).
+def align_positions(src: np.ndarray, dst: np.ndarray) -> Sim3:
+    """evo's Sim(3) alignment of positions: Umeyama with scale, covariance rank at least 2.
 
     Args:
         src: (N, 3) points to align (estimated positions).
         dst: (N, 3) target points (ground-truth positions).
 
     Raises:
-        AlignmentError: degenerate covariance rank (fewer than 2 singular values above eps) or
-            a zero-spread source.
+        AlignmentError: degenerate covariance rank (fewer than 2 singular values above eps),
+            e.g. positions that do not move.
     """
-    x = np.asarray(src, dtype=np.float64).T
-    y = np.asarray(dst, dtype=np.float64).T
-    if x.shape != y.shape or x.shape[0] != 3:
-        raise InputError(f'Umeyama needs two (N, 3) arrays, got {src.shape} and {dst.shape}')
-    n = x.shape[1]
-    mean_x = x.mean(axis=1)
-    mean_y = y.mean(axis=1)
-    sigma_x = np.linalg.norm(x - mean_x[:, None]) ** 2 / n
-    cov_xy = (y - mean_y[:, None]) @ (x - mean_x[:, None]).T / n
-    u, d, v = np.linalg.svd(cov_xy)
-    if np.count_nonzero(d > np.finfo(d.dtype).eps) < 2:
-        raise AlignmentError('Degenerate covariance rank, Umeyama alignment is not possible')
-    if sigma_x <= 0.0:
-        raise AlignmentError('estimated positions do not move: Sim(3) scale is undefined')
-    s = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(v) < 0.0:
-        s[2, 2] = -1.0
-    R = u @ s @ v
-    scale = float(np.trace(np.diag(d) @ s) / sigma_x)
-    t = mean_y - scale * R @ mean_x
-    return Sim3(R=R, t=t, scale=scale)
+    return umeyama_alignment(src, dst, with_scale=True, min_rank=2)
 
 
 def _project_rotations(T: np.ndarray) -> np.ndarray:
@@ -104,16 +69,6 @@ def _project_rotations(T: np.ndarray) -> np.ndarray:
 
     out = np.array(T, dtype=np.float64, copy=True)
     out[:, :3, :3] = Rotation.from_matrix(out[:, :3, :3]).as_matrix()
-    return out
-
-
-def _relative(T_a: np.ndarray, T_b: np.ndarray) -> np.ndarray:
-    """(N, 4, 4) inv(T_a) @ T_b for rigid (or scaled-translation) poses."""
-    R_a_inv = np.transpose(T_a[:, :3, :3], (0, 2, 1))
-    out = np.zeros_like(T_a)
-    out[:, :3, :3] = R_a_inv @ T_b[:, :3, :3]
-    out[:, :3, 3] = np.einsum('nij,nj->ni', R_a_inv, T_b[:, :3, 3] - T_a[:, :3, 3])
-    out[:, 3, 3] = 1.0
     return out
 
 
@@ -148,20 +103,20 @@ def evaluate_trajectory(T_world_cam_est: np.ndarray, T_world_cam_gt: np.ndarray)
     est = _project_rotations(est)
     gt = _project_rotations(gt)
     try:
-        sim3 = umeyama_sim3(est[:, :3, 3], gt[:, :3, 3])
+        sim3 = align_positions(est[:, :3, 3], gt[:, :3, 3])
         aligned = sim3.apply_to_poses(est)
         # The reference's evo calls align the estimate in place for the ATE and align it again
         # for the RPE. The second alignment is the identity, except when the ground truth barely
         # moves: the aligned estimate then shrinks onto it, the covariance turns degenerate and
         # the reference skips the sequence. Doing the same keeps the skipped set identical.
-        realigned = umeyama_sim3(aligned[:, :3, 3], gt[:, :3, 3]).apply_to_poses(aligned)
+        realigned = align_positions(aligned[:, :3, 3], gt[:, :3, 3]).apply_to_poses(aligned)
     except (AlignmentError, np.linalg.LinAlgError) as exc:
         return PoseMetrics(nan, nan, nan, n, skipped=str(exc))
     position_errors = np.linalg.norm(aligned[:, :3, 3] - gt[:, :3, 3], axis=1)
     ate = float(np.sqrt(np.mean(position_errors ** 2)))
-    delta_gt = _relative(gt[:-1], gt[1:])
-    delta_est = _relative(realigned[:-1], realigned[1:])
-    error = _relative(delta_gt, delta_est)
+    delta_gt = relative_transform(gt[:-1], gt[1:])
+    delta_est = relative_transform(realigned[:-1], realigned[1:])
+    error = relative_transform(delta_gt, delta_est)
     rpe_trans = float(np.sqrt(np.mean(np.sum(error[:, :3, 3] ** 2, axis=1))))
     rpe_rot = float(np.sqrt(np.mean(rotation_angles_deg(error[:, :3, :3]) ** 2)))
     return PoseMetrics(ate, rpe_trans, rpe_rot, n, sim3_scale=sim3.scale)

@@ -1,5 +1,5 @@
-"""Pinhole cameras: the one K vocabulary (construction, default principal point, rescaling)
-and unprojection.
+"""Pinhole cameras: the one K vocabulary (construction, default principal point) and
+unprojection (depth + K -> camera-frame points, pixel rays).
 
 Conventions, for every K in the package:
 
@@ -13,7 +13,7 @@ Conventions, for every K in the package:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -45,14 +45,48 @@ def default_intrinsics(height: int, width: int, focal_px: float,
     return intrinsics_matrix(focal_px, fy, cx, cy)
 
 
-def pixel_grid(h: int, w: int) -> np.ndarray:
-    """(h, w, 2) float64 pixel coordinates (u, v) = (column, row)."""
-    v, u = np.mgrid[:h, :w]
-    return np.stack([u, v], axis=-1).astype(np.float64)
+def image_plane_coordinates(K: np.ndarray, height: int, width: int, stride: int = 1,
+                            dtype=np.float64) -> Tuple[np.ndarray, np.ndarray]:
+    """Normalised image-plane coordinates of the pixel centres, separable per axis.
+
+    ``x/z = (u - cx) / fx`` for u = 0, stride, 2·stride, ... < width, and ``y/z = (v - cy) / fy``
+    likewise, computed in ``dtype``. A ray through pixel (v, u) is ``(x[u], y[v], 1)``.
+
+    Args:
+        K: (3, 3) or (..., 3, 3) intrinsics at (height, width).
+        height, width: image size, pixels.
+        stride: keep every stride-th pixel (grid ``[::stride, ::stride]``).
+        dtype: float64, or float32 for a cheap message path.
+
+    Returns:
+        ``x_over_z`` (..., w') and ``y_over_z`` (..., h') in ``dtype``.
+    """
+    K = np.asarray(K, dtype=np.float64)
+    cx = np.asarray(K[..., 0, 2], dtype=dtype)[..., None]
+    cy = np.asarray(K[..., 1, 2], dtype=dtype)[..., None]
+    fx = np.asarray(K[..., 0, 0], dtype=dtype)[..., None]
+    fy = np.asarray(K[..., 1, 1], dtype=dtype)[..., None]
+    x_over_z = (np.arange(0, width, stride, dtype=dtype) - cx) / fx
+    y_over_z = (np.arange(0, height, stride, dtype=dtype) - cy) / fy
+    return x_over_z, y_over_z
+
+
+def pixel_rays(K: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(..., height, width, 3) float64 camera-frame ray directions with z = 1 (so the ray
+    parameter is the depth), one per pixel centre.
+
+    Args:
+        K: (3, 3) or (..., 3, 3) intrinsics at (height, width).
+    """
+    x_over_z, y_over_z = image_plane_coordinates(K, height, width)
+    shape = x_over_z.shape[:-1] + (height, width)
+    x = np.broadcast_to(x_over_z[..., None, :], shape)
+    y = np.broadcast_to(y_over_z[..., :, None], shape)
+    return np.stack([x, y, np.ones(shape)], axis=-1)
 
 
 def unproject_depth(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Camera-frame points of a depth map.
+    """Camera-frame points of a depth map: ``X = (u - cx) / fx · z``, ``Y = (v - cy) / fy · z``.
 
     Args:
         depth: (..., h, w) depth along the optical axis (z).
@@ -62,37 +96,8 @@ def unproject_depth(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
         (..., h, w, 3) float64 points in the camera frame.
     """
     depth = np.asarray(depth, dtype=np.float64)
-    K = np.asarray(K, dtype=np.float64)
     h, w = depth.shape[-2:]
-    grid = pixel_grid(h, w)
-    fx = K[..., 0, 0][..., None, None]
-    fy = K[..., 1, 1][..., None, None]
-    cx = K[..., 0, 2][..., None, None]
-    cy = K[..., 1, 2][..., None, None]
-    x = (grid[..., 0] - cx) / fx * depth
-    y = (grid[..., 1] - cy) / fy * depth
+    x_over_z, y_over_z = image_plane_coordinates(K, h, w)
+    x = x_over_z[..., None, :] * depth
+    y = y_over_z[..., :, None] * depth
     return np.stack([x, y, depth], axis=-1)
-
-
-def scale_intrinsics(K: np.ndarray, from_hw: tuple, to_hw: tuple) -> np.ndarray:
-    """Rescale intrinsics between image sizes (pure resize, pixel centres at integers).
-
-    With pixel centres at integer coordinates, a resize by (sx, sy) maps u to
-    (u + 0.5)·sx − 0.5.
-
-    Args:
-        K: (..., 3, 3) intrinsics at ``from_hw`` = (H, W).
-        from_hw, to_hw: (H, W) before and after the resize.
-
-    Returns:
-        (..., 3, 3) float64 intrinsics at ``to_hw``.
-    """
-    K = np.array(K, dtype=np.float64)
-    sy = to_hw[0] / from_hw[0]
-    sx = to_hw[1] / from_hw[1]
-    out = K.copy()
-    out[..., 0, 0] = K[..., 0, 0] * sx
-    out[..., 1, 1] = K[..., 1, 1] * sy
-    out[..., 0, 2] = (K[..., 0, 2] + 0.5) * sx - 0.5
-    out[..., 1, 2] = (K[..., 1, 2] + 0.5) * sy - 0.5
-    return out

@@ -1,4 +1,7 @@
-"""Rigid transforms as 4x4 homogeneous matrices (batch-first)."""
+"""Rigid transforms as 4x4 homogeneous matrices (batch-first).
+
+``T_a_b`` maps points from frame b into frame a (``T_world_cam`` is camera-to-world).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ def make_transform(R: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def invert_transform(T_a_b: np.ndarray) -> np.ndarray:
-    """Inverse of rigid (or similarity) transforms (..., 4, 4): returns T_b_a.
+    """Inverse of rigid (or similarity) transforms (..., 4, 4): returns T_b_a, float64.
 
     Works for similarities too (the 3x3 block may carry a uniform scale).
     """
@@ -32,13 +35,18 @@ def invert_transform(T_a_b: np.ndarray) -> np.ndarray:
     return out
 
 
-def compose(T_a_b: np.ndarray, T_b_c: np.ndarray) -> np.ndarray:
-    """T_a_c = T_a_b @ T_b_c for (..., 4, 4) stacks."""
-    return np.asarray(T_a_b, dtype=np.float64) @ np.asarray(T_b_c, dtype=np.float64)
+def relative_transform(T_w_a: np.ndarray, T_w_b: np.ndarray) -> np.ndarray:
+    """T_a_b = inv(T_w_a) @ T_w_b for (..., 4, 4) rigid stacks (or poses whose translation
+    alone is scaled), float64.
 
-
-def transform_points(T_a_b: np.ndarray, pts_b: np.ndarray) -> np.ndarray:
-    """Map points (..., 3) given in frame b into frame a with one (4, 4) transform."""
-    T_a_b = np.asarray(T_a_b, dtype=np.float64)
-    pts_b = np.asarray(pts_b, dtype=np.float64)
-    return pts_b @ T_a_b[:3, :3].T + T_a_b[:3, 3]
+    The rotation block is inverted by transposition, so a pose whose 3x3 block is not a
+    rotation is not supported.
+    """
+    T_w_a = np.asarray(T_w_a, dtype=np.float64)
+    T_w_b = np.asarray(T_w_b, dtype=np.float64)
+    R_a_w = np.swapaxes(T_w_a[..., :3, :3], -1, -2)
+    out = np.zeros(np.broadcast_shapes(T_w_a.shape, T_w_b.shape))
+    out[..., :3, :3] = R_a_w @ T_w_b[..., :3, :3]
+    out[..., :3, 3] = np.einsum('...ij,...j->...i', R_a_w, T_w_b[..., :3, 3] - T_w_a[..., :3, 3])
+    out[..., 3, 3] = 1.0
+    return out

@@ -1,7 +1,8 @@
 """Poses (4x4 ``T_parent_child``) <-> geometry_msgs Transform / Pose, and the REP 105 chain.
 
 Quaternions are xyzw (ROS order). Rotations are orthonormalised before conversion, because an
-aligned pose may carry numerical drift.
+aligned pose may carry numerical drift. The geometry itself (quaternions, inverse) is
+``align3r_ros.geometry``; this module only fills and reads messages.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from align3r_ros.errors import ConversionError
+from align3r_ros.errors import ConversionError, InputError
+from align3r_ros.geometry.quaternion import (matrix_to_quaternion, orthonormalise_rotation,
+                                             quaternion_to_matrix)
+from align3r_ros.geometry.se3 import invert_transform, make_transform
 from align3r_ros.messages.header import make_header
 from align3r_ros.messages.types import MessageTypes
 
@@ -25,65 +29,51 @@ def _check_pose(T: np.ndarray, name: str) -> np.ndarray:
     return T
 
 
-def matrix_to_quaternion_xyzw(R: np.ndarray) -> np.ndarray:
-    """(3, 3) rotation (orthonormalised by SVD) -> (4,) unit quaternion xyzw with w >= 0."""
-    from scipy.spatial.transform import Rotation
-
-    U, _, Vt = np.linalg.svd(np.asarray(R, dtype=np.float64))
-    R_ortho = U @ Vt
-    if np.linalg.det(R_ortho) < 0:
-        raise ConversionError('rotation has a negative determinant (a reflection)')
-    q = Rotation.from_matrix(R_ortho).as_quat()
-    return q if q[3] >= 0 else -q
+def _quaternion_msg(R: np.ndarray, types: MessageTypes) -> Any:
+    """(3, 3) rotation (orthonormalised: an aligned pose may drift) -> geometry_msgs/Quaternion
+    xyzw with w >= 0."""
+    try:
+        x, y, z, w = matrix_to_quaternion(orthonormalise_rotation(R))
+    except InputError as exc:
+        raise ConversionError(str(exc)) from None
+    return types.Quaternion(x=float(x), y=float(y), z=float(z), w=float(w))
 
 
-def quaternion_xyzw_to_matrix(q_xyzw: np.ndarray) -> np.ndarray:
-    """(4,) quaternion xyzw (normalised here) -> (3, 3) rotation."""
-    from scipy.spatial.transform import Rotation
-
-    q = np.asarray(q_xyzw, dtype=np.float64)
-    norm = np.linalg.norm(q)
-    if not np.isfinite(norm) or norm < 1e-12:
-        raise ConversionError(f'quaternion {q.tolist()} has no direction')
-    return Rotation.from_quat(q / norm).as_matrix()
+def _rotation_of(q: Any) -> np.ndarray:
+    """geometry_msgs/Quaternion (normalised here) -> (3, 3) rotation."""
+    try:
+        return quaternion_to_matrix(np.array([q.x, q.y, q.z, q.w], dtype=np.float64))
+    except InputError as exc:
+        raise ConversionError(str(exc)) from None
 
 
 def matrix_to_transform(T_parent_child: np.ndarray, types: MessageTypes) -> Any:
     """(4, 4) transform -> geometry_msgs/Transform."""
     T = _check_pose(T_parent_child, 'T_parent_child')
-    x, y, z, w = matrix_to_quaternion_xyzw(T[:3, :3])
     t = T[:3, 3]
     return types.Transform(
         translation=types.Vector3(x=float(t[0]), y=float(t[1]), z=float(t[2])),
-        rotation=types.Quaternion(x=float(x), y=float(y), z=float(z), w=float(w)))
+        rotation=_quaternion_msg(T[:3, :3], types))
 
 
 def matrix_to_pose(T_parent_child: np.ndarray, types: MessageTypes) -> Any:
     """(4, 4) transform -> geometry_msgs/Pose (the child's pose in the parent frame)."""
     T = _check_pose(T_parent_child, 'T_parent_child')
-    x, y, z, w = matrix_to_quaternion_xyzw(T[:3, :3])
     t = T[:3, 3]
     return types.Pose(position=types.Point(x=float(t[0]), y=float(t[1]), z=float(t[2])),
-                      orientation=types.Quaternion(x=float(x), y=float(y), z=float(z),
-                                                   w=float(w)))
+                      orientation=_quaternion_msg(T[:3, :3], types))
 
 
 def transform_to_matrix(transform: Any) -> np.ndarray:
     """geometry_msgs/Transform (or a TransformStamped's .transform) -> (4, 4) T_parent_child."""
-    t, q = transform.translation, transform.rotation
-    T = np.eye(4)
-    T[:3, :3] = quaternion_xyzw_to_matrix([q.x, q.y, q.z, q.w])
-    T[:3, 3] = [t.x, t.y, t.z]
-    return T
+    t = transform.translation
+    return make_transform(_rotation_of(transform.rotation), [t.x, t.y, t.z])
 
 
 def pose_to_matrix(pose: Any) -> np.ndarray:
     """geometry_msgs/Pose -> (4, 4) T_parent_child."""
-    p, q = pose.position, pose.orientation
-    T = np.eye(4)
-    T[:3, :3] = quaternion_xyzw_to_matrix([q.x, q.y, q.z, q.w])
-    T[:3, 3] = [p.x, p.y, p.z]
-    return T
+    p = pose.position
+    return make_transform(_rotation_of(pose.orientation), [p.x, p.y, p.z])
 
 
 def matrix_to_transform_stamped(T_parent_child: np.ndarray, stamp_ns: int, parent_frame: str,
@@ -99,15 +89,6 @@ def matrix_to_transform_stamped(T_parent_child: np.ndarray, stamp_ns: int, paren
     return types.TransformStamped(header=make_header(stamp_ns, parent_frame, types),
                                   child_frame_id=str(child_frame),
                                   transform=matrix_to_transform(T_parent_child, types))
-
-
-def invert_transform(T_a_b: np.ndarray) -> np.ndarray:
-    """Inverse of a rigid (4, 4) transform: T_b_a."""
-    T = np.asarray(T_a_b, dtype=np.float64)
-    T_inv = np.eye(4)
-    T_inv[:3, :3] = T[:3, :3].T
-    T_inv[:3, 3] = -T[:3, :3].T @ T[:3, 3]
-    return T_inv
 
 
 def world_to_odom(T_world_cam: np.ndarray, T_odom_base: np.ndarray,

@@ -139,11 +139,13 @@ def test_transform_round_trip(types, cdr_round_trip, seed):
     assert q.w >= 0 and np.linalg.norm([q.x, q.y, q.z, q.w]) == pytest.approx(1.0)
 
 
-def test_quaternion_matches_rep103_optical_rotation():
+def test_quaternion_matches_rep103_optical_rotation(types):
     # camera_link (x fwd, y left, z up) -> optical (x right, y down, z fwd)
     R_link_optical = np.array([[0, 0, 1], [-1, 0, 0], [0, -1, 0]], float)
-    np.testing.assert_allclose(transforms.matrix_to_quaternion_xyzw(R_link_optical),
-                               transforms.Q_LINK_OPTICAL_XYZW, atol=1e-12)
+    q = transforms.matrix_to_transform(np.block([[R_link_optical, np.zeros((3, 1))],
+                                                  [np.zeros((1, 3)), np.ones((1, 1))]]),
+                                       types).rotation
+    np.testing.assert_allclose([q.x, q.y, q.z, q.w], transforms.Q_LINK_OPTICAL_XYZW, atol=1e-12)
 
 
 def test_transform_rejects_same_frames_and_nan(types):
