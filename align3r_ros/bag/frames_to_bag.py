@@ -54,15 +54,17 @@ class FramesBagOptions:
 
 
 def write_frames_bag(frames: Iterable[Frame], output: Path, options: FramesBagOptions,
-                     progress: Optional[Callable[[int], None]] = None) -> int:
+                     progress: Optional[Callable[[int], None]] = None,
+                     overwrite: bool = False) -> int:
     """Write ``frames`` (increasing stamps) into a new bag at ``output``; returns the count.
 
     CameraInfo is written for frames with ``K``; depth and pose topics for frames with
-    ground truth. Raises BagError for an empty input or stamps that do not increase (nothing is
-    left at ``output`` then).
+    ground truth. Raises BagError for an empty input, stamps that do not increase or a failed
+    write (full disk); nothing is left at ``output`` then. ``overwrite`` replaces an existing
+    bag once the new one is complete.
     """
     count = 0
-    with AtomicBagWriter(output, options.storage) as bag:
+    with AtomicBagWriter(output, options.storage, overwrite=overwrite) as bag:
         types = MessageTypes.from_rosbags(bag.typestore)
         declared = set()
 

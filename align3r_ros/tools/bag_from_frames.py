@@ -1,7 +1,7 @@
 """``align3r-bag-from-frames``: an image folder, a video or a dataset sequence -> rosbag2.
 
-    align3r-bag-from-frames INPUT -o OUTPUT [--dataset tum|bonn|sintel|7scenes]
-        [--fps 30] [--start-time S] [--intrinsics fx,fy,cx,cy | FILE] [--depth DIR
+    align3r-bag-from-frames INPUT -o OUTPUT [--force] [--dataset tum|bonn|sintel|7scenes]
+        [--fps F] [--start-time S] [--intrinsics fx,fy,cx,cy | FILE] [--depth DIR
         --depth-scale 1000] [--poses TUM_FILE | --pose-dir DIR] [--frames N] [--stride K]
         [--compressed] [--storage sqlite3|mcap]
 
@@ -10,6 +10,9 @@ intrinsics, ground-truth depth and poses and stamps come along). Otherwise INPUT
 images (sorted by the number in their names) or a video file; depth maps (16-bit PNG, ``value /
 depth-scale`` metres) and 4x4 pose files pair with the images in sorted order, a TUM trajectory
 pairs by order when it has one line per image, else by the nearest stamp.
+
+Stamps: a video keeps its own time base (the container's frame rate); an image folder is stamped
+at 30 fps; ``--fps`` overrides both. Datasets keep their recorded stamps.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ from typing import Iterator, List, Optional
 
 import numpy as np
 
-from align3r_ros.errors import Align3rError, InputError
+from align3r_ros.errors import InputError
+from align3r_ros.tools import cli
 
+PROG = 'align3r-bag-from-frames'
+FOLDER_FPS = 30.0  # stamps of an image folder without --fps
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm', '.tif', '.tiff')
 
 
@@ -74,6 +80,34 @@ def _video_frames(path: Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def video_fps(path: Path) -> float:
+    """The frame rate a video container states (OpenCV ``CAP_PROP_FPS``), frames per second.
+
+    Raises:
+        InputError: the video cannot be opened or states no usable rate (give ``--fps``).
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise InputError(f'cannot open video {path}')
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+    finally:
+        capture.release()
+    if not np.isfinite(fps) or not 0 < fps <= 1000:
+        raise InputError(f'video {path} states no usable frame rate ({fps!r}); give --fps')
+    return fps
+
+
+def frame_rate(args: argparse.Namespace) -> float:
+    """Frames per second for the stamps: --fps, else the video's own, else 30 for folders."""
+    if args.fps is not None:
+        return float(args.fps)
+    source = Path(args.input)
+    return FOLDER_FPS if source.is_dir() else video_fps(source)
+
+
 def _video_length(path: Path) -> Optional[int]:
     import cv2
 
@@ -99,7 +133,7 @@ def generic_frames(args: argparse.Namespace):
     trajectory = dataset_files.read_tum_trajectory(Path(args.poses)) if args.poses else None
     rgbs = (dataset_files.read_rgb(p) for p in images) if images else _video_frames(source)
     start_ns = int(round(args.start_time * 1e9))
-    period_ns = 1e9 / args.fps
+    period_ns = 1e9 / frame_rate(args)
     count = len(images) if images else _video_length(source)
     for index, rgb in enumerate(rgbs):
         if index % args.stride:
@@ -139,50 +173,70 @@ def build_parser() -> argparse.ArgumentParser:
                                      description='Build a rosbag2 from images or a dataset '
                                                  'sequence (+ intrinsics, depth, poses).')
     parser.add_argument('input', help='image folder, video file, or a dataset sequence folder')
-    parser.add_argument('-o', '--output', required=True, help='rosbag2 directory to create')
+    parser.add_argument('-o', '--output', required=True, help='rosbag2 directory to create '
+                        '(an existing one needs --force)')
     parser.add_argument('--dataset', choices=['tum', 'bonn', 'sintel', '7scenes'],
                         help='read INPUT in this dataset\'s layout (ground truth included)')
     parser.add_argument('--start', type=int, default=0, help='first frame (dataset mode)')
-    parser.add_argument('--fps', type=float, default=30.0, help='frame rate for stamps')
-    parser.add_argument('--start-time', type=float, default=0.0, help='stamp offset, seconds')
+    parser.add_argument('--fps', type=cli.positive_float, default=None,
+                        help='frame rate of the stamps, frames per second (default: the '
+                             f'video\'s own rate; {FOLDER_FPS:g} for an image folder)')
+    parser.add_argument('--start-time', type=_finite_float, default=0.0,
+                        help='stamp offset, seconds')
     parser.add_argument('--intrinsics', help='fx,fy,cx,cy or a 3x3 matrix file')
     parser.add_argument('--depth', help='folder of 16-bit depth PNGs (ground truth)')
-    parser.add_argument('--depth-scale', type=float, default=1000.0,
+    parser.add_argument('--depth-scale', type=cli.positive_float, default=1000.0,
                         help='depth PNG units per metre (7-Scenes 1000, TUM 5000)')
     poses = parser.add_mutually_exclusive_group()
     poses.add_argument('--poses', help='TUM trajectory file (camera-to-world)')
     poses.add_argument('--pose-dir', help='folder of 4x4 camera-to-world text files')
-    parser.add_argument('--frames', type=int, default=0, help='at most N frames (0: all)')
-    parser.add_argument('--stride', type=int, default=1, help='keep every K-th frame')
+    parser.add_argument('--frames', type=_count, default=0, help='at most N frames (0: all)')
+    parser.add_argument('--stride', type=cli.positive_int, default=1,
+                        help='keep every K-th frame')
     parser.add_argument('--compressed', action='store_true', help='write CompressedImage jpeg')
     parser.add_argument('--depth-encoding', choices=['16UC1', '32FC1'], default='16UC1')
     parser.add_argument('--storage', choices=['sqlite3', 'mcap'], default='sqlite3')
     parser.add_argument('--frame-id', default='camera_optical_frame')
     parser.add_argument('--quiet', action='store_true')
+    cli.add_tool_arguments(parser)
     return parser
 
 
+def _finite_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f'must be a finite number >= 0, got {text!r}')
+    return value
+
+
+def _count(text: str) -> int:
+    return 0 if text.strip() == '0' else cli.positive_int(text)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit status: see :class:`align3r_ros.tools.cli.ExitCode` (and ``--help``)."""
     from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
     from align3r_ros.bag.writer import Storage
 
     args = build_parser().parse_args(argv)
-    if args.stride < 1 or args.fps <= 0:
-        print('align3r-bag-from-frames: error: --stride must be >= 1 and --fps > 0',
-              file=sys.stderr)
-        return 2
     options = FramesBagOptions(compressed=args.compressed, depth_encoding=args.depth_encoding,
                                storage=Storage(args.storage), frame_id=args.frame_id)
-    try:
+    output = cli.OutputLocation(Path(args.output), cli.OutputKind.FOLDER, '-o')
+
+    def work() -> int:
         frames = dataset_frames(args) if args.dataset else generic_frames(args)
-        count = write_frames_bag(frames, Path(args.output), options)
-    except (Align3rError, OSError) as error:
-        print(f'align3r-bag-from-frames: error: {error}', file=sys.stderr)
-        return 1
-    if not args.quiet:
-        print(f'align3r-bag-from-frames: wrote {count} frames to {args.output} '
-              f'({options.resolved_image_topic})')
-    return 0
+        count = write_frames_bag(frames, Path(args.output), options, overwrite=args.force)
+        if not args.quiet:
+            rate = '' if args.dataset else f' at {frame_rate(args):g} fps'
+            print(f'{PROG}: wrote {count} frames to {args.output} '
+                  f'({options.resolved_image_topic}{rate})')
+        return cli.ExitCode.OK
+
+    return cli.run_tool(PROG, work, debug=args.debug, outputs=[output], force=args.force)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,215 @@
+"""What every command-line tool shares: exit codes, one-line errors, signals, output locations.
+
+Each tool's ``main(argv)`` parses its arguments, then hands its work to :func:`run_tool`, which
+
+- checks every output location before any work (:func:`check_outputs`): the right kind (file
+  or folder), writable, and new unless ``--force``; stale staging left beside it by a killed
+  run is cleared, one line each;
+- turns the package's own errors (:mod:`align3r_ros.errors`) and ``OSError`` into one line on
+  stderr and exit status 1 (``--debug`` re-raises them with the traceback);
+- turns Ctrl-C (SIGINT) into exit status 130 and SIGTERM (``timeout``, ``kill``) into 143, one
+  line each; both unwind through the writers, which remove their staging (nothing half-written
+  is left, an output replaced with ``--force`` is put back).
+
+Argument errors stay argparse's: usage and one error line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from align3r_ros.config import StrEnum
+from align3r_ros.errors import Align3rError, ConfigError
+
+
+class ExitCode(IntEnum):
+    """Exit status of every tool (``--help`` lists them)."""
+
+    OK = 0
+    ERROR = 1          # an error (one line on stderr) or a run that produced nothing valid
+    USAGE = 2          # a bad command line (argparse)
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2
+    TERMINATED = 143   # SIGTERM: 128 + 15
+
+
+def exit_codes_epilog(error_meaning: str = 'an error (one line on stderr; --debug shows the '
+                      'traceback)') -> str:
+    """The ``--help`` epilog listing the exit status values."""
+    return ('exit status:\n'
+            '  0    success\n'
+            f'  1    {error_meaning}\n'
+            '  2    bad command line\n'
+            '  130  interrupted (Ctrl-C); nothing half-written is left\n'
+            '  143  terminated (SIGTERM); nothing half-written is left\n')
+
+
+def add_tool_arguments(parser: argparse.ArgumentParser, force: bool = True,
+                       epilog: Optional[str] = None) -> None:
+    """``--debug`` (and ``--force`` for tools that write), plus the exit-status epilog."""
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of an error instead of one line')
+    if force:
+        parser.add_argument('--force', action='store_true',
+                            help='replace existing outputs (only once the new ones are '
+                                 'complete)')
+    parser.epilog = epilog if epilog is not None else exit_codes_epilog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``nan``, ``inf``, 0 and negatives are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f'must be a finite number > 0, got {text!r}')
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {text!r}')
+    return value
+
+
+class OutputKind(StrEnum):
+    FILE = 'file'
+    FOLDER = 'folder'
+
+
+@dataclass(frozen=True)
+class OutputLocation:
+    """One place a tool will write: its path, whether a file or a folder, and the flag naming
+    it (for messages)."""
+
+    path: Path
+    kind: OutputKind
+    flag: str
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; raised in the main thread like KeyboardInterrupt, so that every
+    ``with`` block unwinds (writers remove their staging) and ``except Exception`` misses it."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path('.')
+
+
+def _check_writable(folder: Path, location: OutputLocation) -> None:
+    try:
+        handle, name = tempfile.mkstemp(prefix='.align3r-write-test-', dir=folder)
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        raise ConfigError(f'{location.flag} {location.path}: cannot write in {folder} '
+                          f'({exc.strerror or exc})') from None
+
+
+def check_output(location: OutputLocation, force: bool) -> None:
+    """Raise ConfigError unless ``location`` can be written (before any work is done).
+
+    A missing path is fine when its nearest existing ancestor is a writable folder (missing
+    folders are created). An existing one must be of the right kind and needs ``force``.
+    """
+    path, flag = Path(location.path), location.flag
+    if path.exists() or path.is_symlink():
+        if location.kind is OutputKind.FOLDER and not path.is_dir():
+            raise ConfigError(f'{flag} {path} is a file; give a folder (it is created)')
+        if location.kind is OutputKind.FILE and path.is_dir():
+            raise ConfigError(f'{flag} {path} is a folder; give a file name')
+        if not force:
+            raise ConfigError(f'{flag} {path} exists already; choose another path or pass '
+                              '--force to replace it')
+        _check_writable(path.parent, location)
+        return
+    ancestor = _nearest_existing(path.parent)
+    if not ancestor.is_dir():
+        raise ConfigError(f'{flag} {path}: {ancestor} is a file, not a folder')
+    _check_writable(ancestor, location)
+
+
+def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -> None:
+    """:func:`check_output` for each location, refusing one path given twice; clears what
+    killed runs left beside each (one line per action on stderr)."""
+    from align3r_ros.bag.writer import remove_stale_staging
+
+    seen = {}
+    for location in locations:
+        key = os.path.abspath(location.path)
+        if key in seen:
+            raise ConfigError(f'{location.flag} and {seen[key]} name the same path '
+                              f'{location.path}')
+        seen[key] = location.flag
+        if Path(location.path).parent.is_dir():
+            for note in remove_stale_staging(location.path):
+                print(f'{prog}: {note}', file=sys.stderr)
+        check_output(location, force)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an error (OSError: what failed, on which path)."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f': {error.filename}' if error.filename else ''
+        text = f'{error.strerror}{where}'
+    else:
+        text = str(error) or type(error).__name__
+    return ' '.join(text.split())
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup
+    raise Terminated()
+
+
+def run_tool(prog: str, work: Callable[[], int], debug: bool = False,
+             outputs: Sequence[OutputLocation] = (), force: bool = False) -> int:
+    """Check ``outputs``, run ``work`` and map what ends it to an :class:`ExitCode`.
+
+    Args:
+        prog: the tool's name, the prefix of every line it prints.
+        work: the tool's job; returns an exit status (0 on success).
+        debug: re-raise the tool's errors (traceback) instead of printing one line.
+        outputs: every place ``work`` will write.
+        force: existing outputs may be replaced.
+    """
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (tests calling main() from a thread)
+        pass
+    try:
+        check_outputs(prog, outputs, force)
+        return int(work())
+    except KeyboardInterrupt:
+        print(f'{prog}: interrupted (Ctrl-C); nothing half-written was left', file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except Terminated:
+        print(f'{prog}: terminated (SIGTERM); nothing half-written was left', file=sys.stderr)
+        return ExitCode.TERMINATED
+    except (Align3rError, OSError) as error:
+        if debug:
+            raise
+        print(f'{prog}: error: {describe_error(error)}', file=sys.stderr)
+        return ExitCode.ERROR
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
