@@ -28,6 +28,7 @@ import numpy as np
 from align3r_ros.backends.base import NetworkView
 from align3r_ros.config import Align3rConfig, OracleConfig
 from align3r_ros.errors import ConfigError, InputError
+from align3r_ros.geometry.camera import unproject_depth
 from align3r_ros.structures import PairPredictions
 
 _KEY_MOD = 2**63
@@ -111,15 +112,11 @@ def _camera_points(view: NetworkView):
         raise InputError(f'the oracle backend needs gt_depth, gt_T_world_cam and K on every '
                          f'view; view key {view.key} lacks one')
     depth = np.asarray(view.gt_depth, dtype=np.float64)
-    h, w = depth.shape
     valid = np.isfinite(depth) & (depth > 0)
     if not np.any(valid):
         raise InputError(f'view key {view.key} has no valid ground-truth depth')
     filled = np.where(valid, depth, np.median(depth[valid]))
-    K = np.asarray(view.K, dtype=np.float64)
-    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-    points = np.stack([(u - K[0, 2]) / K[0, 0] * filled, (v - K[1, 2]) / K[1, 1] * filled,
-                       filled], axis=-1)
+    points = unproject_depth(filled, view.K)
     # second differences: zero on planes (however slanted), large at depth discontinuities
     bend = np.zeros_like(filled)
     bend[:, 1:-1] = np.abs(filled[:, :-2] - 2.0 * filled[:, 1:-1] + filled[:, 2:])

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from align3r_ros.errors import ConversionError
+from align3r_ros.geometry.camera import image_plane_coordinates
 from align3r_ros.messages.image import as_uint8
 from align3r_ros.messages.types import MessageTypes
 
@@ -87,10 +88,8 @@ def depth_to_cloud_msg(depth: np.ndarray, K: np.ndarray, header: Any, types: Mes
             invalid |= ~(np.asarray(confidence)[::s, ::s] >= conf_threshold)
     z[invalid] = np.nan  # NaN z makes x and y NaN too
     h, w = z.shape
-    x_over_z = (np.arange(0, depth.shape[1], s, dtype=np.float32) - np.float32(K[0, 2])) \
-        / np.float32(K[0, 0])
-    y_over_z = (np.arange(0, depth.shape[0], s, dtype=np.float32) - np.float32(K[1, 2])) \
-        / np.float32(K[1, 1])
+    x_over_z, y_over_z = image_plane_coordinates(K, depth.shape[0], depth.shape[1], stride=s,
+                                                 dtype=np.float32)
     points = np.empty((h, w, 4), dtype='<f4')  # x, y, z, rgb: the POINT_DTYPE layout
     np.multiply(x_over_z[None, :], z, out=points[..., 0])
     np.multiply(y_over_z[:, None], z, out=points[..., 1])

@@ -40,6 +40,7 @@ from PIL import Image
 
 from align3r_ros.config import PreprocessMode
 from align3r_ros.errors import ConfigError, InputError
+from align3r_ros.geometry.camera import default_principal_point
 from align3r_ros.networks.resample import resample_affine
 
 PATCH = 16
@@ -265,13 +266,15 @@ def prior_to_pointmap(prior: np.ndarray, transform: ViewTransform,
 def normalised_pointmap_native(depth: np.ndarray, focal_px: float) -> np.ndarray:
     """(h', w') depth -> (h', w', 3) float32 per-axis min-max normalised point map.
 
-    Unprojection with principal point (w'/2, h'/2) in float64, cast to float32, then
+    Unprojection with the default principal point (w'/2, h'/2) in float64, cast to float32, then
     (P - min) / (max - min) per channel in float32 (bit-exact with the reference).
     """
     height, width = depth.shape
+    cx, cy = default_principal_point(height, width)
     u, v = np.meshgrid(np.arange(width), np.arange(height))
-    x = (u - width / 2) * depth / focal_px
-    y = (v - height / 2) * depth / focal_px
+    # (u - cx) · z / f, in this order: bit-exact with the reference (not geometry's unproject)
+    x = (u - cx) * depth / focal_px
+    y = (v - cy) * depth / focal_px
     points = np.dstack((x, y, depth)).astype(np.float32)
     low, high = points.min(axis=(0, 1)), points.max(axis=(0, 1))
     span = high - low

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from align3r_ros.geometry.camera import pixel_rays
 from align3r_ros.synthetic.scene import Scene, texture_at
 
 _EPS = 1e-6
@@ -24,14 +25,6 @@ class RenderedView:
     rgb: np.ndarray
     depth: np.ndarray
     dynamic_mask: np.ndarray
-
-
-def pixel_rays(K: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H*W, 3) camera-frame ray directions with z = 1 (so ray parameter = depth)."""
-    v, u = np.mgrid[0:height, 0:width].astype(np.float64)
-    x = (u.ravel() - K[0, 2]) / K[0, 0]
-    y = (v.ravel() - K[1, 2]) / K[1, 1]
-    return np.stack([x, y, np.ones_like(x)], axis=1)
 
 
 def _room_hits(origin, dirs, lo, hi):
@@ -78,7 +71,7 @@ def render_view(scene: Scene, T_world_cam: np.ndarray, K: np.ndarray, height: in
         height, width: image size.
         frame_index: time of the frame (positions of the movers).
     """
-    rays_cam = pixel_rays(K, height, width)
+    rays_cam = pixel_rays(K, height, width).reshape(-1, 3)  # z = 1: ray parameter = depth
     dirs = rays_cam @ T_world_cam[:3, :3].T  # world directions, camera z component = 1
     origin = T_world_cam[:3, 3]
     t_best, wall_axis = _room_hits(origin, dirs, scene.room_lo, scene.room_hi)
