@@ -22,6 +22,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from align3r_ros.benchmarks.report import emit_report, peak_rss_mib
+from align3r_ros.geometry.camera import default_intrinsics
 
 MODELS = ('vits', 'vitb', 'vitl', 'depth_pro')
 NATIVE_SIDE = {'vits': 518, 'vitb': 518, 'vitl': 518, 'depth_pro': 1536}
@@ -54,7 +55,7 @@ def run_one(model: str, device: str, repeats: int, warmup: int, threads: int) ->
     build_s = time.perf_counter() - start
     side = NATIVE_SIDE[model]
     frame = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    K = np.array([[side, 0.0, side / 2], [0.0, side, side / 2], [0.0, 0.0, 1.0]])
+    K = default_intrinsics(side, side, float(side))
     times: List[float] = []
     cpu_times: List[float] = []
     for index in range(warmup + repeats):

@@ -30,10 +30,11 @@ from align3r_ros.config import StrEnum
 from align3r_ros.errors import InputError
 from align3r_ros.evaluation import dataset_files as files
 from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, associate_one_to_one
+from align3r_ros.geometry.camera import intrinsics_matrix
 from align3r_ros.structures import Frame
 
 TUM_MAX_DIFFERENCE_NS = 20_000_000
-SEVEN_SCENES_K = np.array([[585.0, 0.0, 320.0], [0.0, 585.0, 240.0], [0.0, 0.0, 1.0]])
+SEVEN_SCENES_K = intrinsics_matrix(585.0, 585.0, 320.0, 240.0)
 SEVEN_SCENES_FPS = 30.0
 SINTEL_FPS = 24.0
 # Published intrinsics of the TUM RGB-D cameras and of the Bonn dataset's camera.
@@ -74,10 +75,6 @@ class SequenceData:
     name: str
     frames: Tuple[Frame, ...]
     warnings: Tuple[str, ...] = ()
-
-
-def _K(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 def _select(n: int, start: int, frames: int, stride: int) -> range:
@@ -123,10 +120,10 @@ def load_sequence(kind: DatasetKind, path: Path, start: Optional[int] = None,
 
 def _tum_intrinsics(kind: DatasetKind, path: Path) -> Optional[np.ndarray]:
     if kind is DatasetKind.BONN:
-        return _K(*BONN_K)
+        return intrinsics_matrix(*BONN_K)
     for key, values in TUM_K.items():
         if key in path.name or key.replace('freiburg', 'fr') in path.name:
-            return _K(*values)
+            return intrinsics_matrix(*values)
     return None
 
 

@@ -26,6 +26,7 @@ from typing import Iterator, List, Optional
 import numpy as np
 
 from align3r_ros.errors import InputError
+from align3r_ros.geometry.camera import intrinsics_matrix
 from align3r_ros.tools import cli
 
 PROG = 'align3r-bag-from-frames'
@@ -61,7 +62,7 @@ def parse_intrinsics(text: Optional[str]) -> Optional[np.ndarray]:
     except ValueError:
         raise InputError(f'--intrinsics {text!r}: give fx,fy,cx,cy or a 3x3 matrix file') \
             from None
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    return intrinsics_matrix(fx, fy, cx, cy)
 
 
 def _video_frames(path: Path) -> Iterator[np.ndarray]:
