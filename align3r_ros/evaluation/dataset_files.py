@@ -17,6 +17,7 @@ from typing import List, Tuple
 import numpy as np
 
 from align3r_ros.errors import InputError
+from align3r_ros.geometry.quaternion import matrix_to_quaternion, quaternion_to_matrix
 
 SINTEL_TAG = 202021.25
 
@@ -56,23 +57,23 @@ def _data_lines(path: Path) -> List[List[str]]:
 
 
 def poses_from_tum_rows(values: np.ndarray) -> np.ndarray:
-    """(N, 7) ``tx ty tz qx qy qz qw`` to (N, 4, 4) poses (quaternions normalised)."""
-    from scipy.spatial.transform import Rotation
+    """(N, 7) ``tx ty tz qx qy qz qw`` to (N, 4, 4) poses (quaternions normalised).
 
+    Raises:
+        InputError: a zero or non-finite quaternion.
+    """
     values = np.asarray(values, dtype=np.float64).reshape(-1, 7)
     T = np.tile(np.eye(4), (values.shape[0], 1, 1))
     if values.shape[0]:
-        T[:, :3, :3] = Rotation.from_quat(values[:, 3:7]).as_matrix()
+        T[:, :3, :3] = quaternion_to_matrix(values[:, 3:7])
     T[:, :3, 3] = values[:, :3]
     return T
 
 
 def poses_to_tum_rows(T_world_cam: np.ndarray) -> np.ndarray:
-    """(N, 4, 4) poses to (N, 7) ``tx ty tz qx qy qz qw``."""
-    from scipy.spatial.transform import Rotation
-
+    """(N, 4, 4) poses to (N, 7) ``tx ty tz qx qy qz qw`` (qw >= 0)."""
     T = np.asarray(T_world_cam, dtype=np.float64).reshape(-1, 4, 4)
-    quat = Rotation.from_matrix(T[:, :3, :3]).as_quat() if T.shape[0] else np.zeros((0, 4))
+    quat = matrix_to_quaternion(T[:, :3, :3]) if T.shape[0] else np.zeros((0, 4))
     return np.concatenate([T[:, :3, 3], quat], axis=1)
 
 

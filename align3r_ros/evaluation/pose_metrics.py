@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from align3r_ros.errors import AlignmentError, InputError
+from align3r_ros.geometry.quaternion import matrix_to_quaternion, quaternion_to_matrix
 from align3r_ros.geometry.se3 import relative_transform
 from align3r_ros.geometry.sim3 import Sim3, umeyama_alignment
 
@@ -65,10 +66,8 @@ def align_positions(src: np.ndarray, dst: np.ndarray) -> Sim3:
 
 def _project_rotations(T: np.ndarray) -> np.ndarray:
     """Snap rotation blocks to SO(3), as the reference's trip through quaternions does."""
-    from scipy.spatial.transform import Rotation
-
     out = np.array(T, dtype=np.float64, copy=True)
-    out[:, :3, :3] = Rotation.from_matrix(out[:, :3, :3]).as_matrix()
+    out[:, :3, :3] = quaternion_to_matrix(matrix_to_quaternion(out[:, :3, :3]))
     return out
 
 
