@@ -52,17 +52,25 @@ def exit_codes_epilog(error_meaning: str = 'an error (one line on stderr; --debu
             '  143  terminated (SIGTERM); nothing half-written is left\n')
 
 
+def add_exit_codes(parser: argparse.ArgumentParser, epilog: Optional[str] = None) -> None:
+    """The exit-status epilog (default :func:`exit_codes_epilog`) in ``parser``'s ``--help``."""
+    parser.epilog = epilog if epilog is not None else exit_codes_epilog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def add_tool_arguments(parser: argparse.ArgumentParser, force: bool = True,
                        epilog: Optional[str] = None) -> None:
-    """``--debug`` (and ``--force`` for tools that write), plus the exit-status epilog."""
+    """``--debug`` (and ``--force`` for tools that write), plus the exit-status epilog.
+
+    Tools with subcommands call it on each subcommand's parser (flags after the subcommand).
+    """
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of an error instead of one line')
     if force:
         parser.add_argument('--force', action='store_true',
                             help='replace existing outputs (only once the new ones are '
                                  'complete)')
-    parser.epilog = epilog if epilog is not None else exit_codes_epilog()
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    add_exit_codes(parser, epilog)
 
 
 def positive_float(text: str) -> float:
@@ -94,12 +102,20 @@ class OutputKind(StrEnum):
 
 @dataclass(frozen=True)
 class OutputLocation:
-    """One place a tool will write: its path, whether a file or a folder, and the flag naming
-    it (for messages)."""
+    """One place a tool will write.
+
+    Attributes:
+        path: the file or folder.
+        kind: whether it is (to be) a file or a folder.
+        flag: the option naming it, for messages ('-o', '--report').
+        new: it must not exist unless --force (False: an existing folder is written into, e.g.
+            a download folder).
+    """
 
     path: Path
     kind: OutputKind
     flag: str
+    new: bool = True
 
 
 class Terminated(BaseException):
@@ -136,10 +152,10 @@ def check_output(location: OutputLocation, force: bool) -> None:
             raise ConfigError(f'{flag} {path} is a file; give a folder (it is created)')
         if location.kind is OutputKind.FILE and path.is_dir():
             raise ConfigError(f'{flag} {path} is a folder; give a file name')
-        if not force:
+        if location.new and not force:
             raise ConfigError(f'{flag} {path} exists already; choose another path or pass '
                               '--force to replace it')
-        _check_writable(path.parent, location)
+        _check_writable(path if path.is_dir() and not location.new else path.parent, location)
         return
     ancestor = _nearest_existing(path.parent)
     if not ancestor.is_dir():
@@ -181,7 +197,8 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def run_tool(prog: str, work: Callable[[], int], debug: bool = False,
-             outputs: Sequence[OutputLocation] = (), force: bool = False) -> int:
+             outputs: Sequence[OutputLocation] = (), force: bool = False,
+             error_code: int = ExitCode.ERROR) -> int:
     """Check ``outputs``, run ``work`` and map what ends it to an :class:`ExitCode`.
 
     Args:
@@ -190,6 +207,7 @@ def run_tool(prog: str, work: Callable[[], int], debug: bool = False,
         debug: re-raise the tool's errors (traceback) instead of printing one line.
         outputs: every place ``work`` will write.
         force: existing outputs may be replaced.
+        error_code: the exit status of an error (a tool with its own documented codes).
     """
     previous = None
     try:
@@ -209,7 +227,7 @@ def run_tool(prog: str, work: Callable[[], int], debug: bool = False,
         if debug:
             raise
         print(f'{prog}: error: {describe_error(error)}', file=sys.stderr)
-        return ExitCode.ERROR
+        return error_code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

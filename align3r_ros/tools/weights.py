@@ -1,7 +1,7 @@
 """``align3r-weights``: inspect, convert and download network checkpoints.
 
     align3r-weights inspect PATH [--json]
-    align3r-weights convert IN OUT.safetensors
+    align3r-weights convert IN OUT.safetensors [--force]
     align3r-weights download NAME [--dest DIR]
 
 ``inspect`` reports the architecture (from tensor names and shapes), the parameter count, the
@@ -9,7 +9,8 @@ stored dtype and whether the file loads strictly; it exits 0 when the checkpoint
 1 otherwise, printing one line (no traceback) for missing, truncated, corrupt, non-checkpoint or
 unknown files. ``convert`` writes the model tensors as safetensors (no pickle), dropping the
 aliased DPT keys exactly like the Hugging Face release and recording the head counts in the
-header. ``download`` delegates to :mod:`align3r_ros.weights_catalog`.
+header; an existing OUT needs ``--force``. ``download`` delegates to
+:mod:`align3r_ros.weights_catalog`. Output locations are checked before any work.
 """
 
 from __future__ import annotations
@@ -23,9 +24,18 @@ import sys
 from typing import Any, Dict, Optional, Sequence
 
 from align3r_ros.errors import Align3rError, WeightsError
+from align3r_ros.tools import cli
 
+PROG = 'align3r-weights'
 PAIRWISE = ('align3r', 'dust3r')
 EXIT_OK, EXIT_NOT_LOADABLE, EXIT_ERROR = 0, 1, 2
+EPILOG = ('exit status:\n'
+          '  0    success (inspect, convert: the checkpoint loads strictly)\n'
+          '  1    the checkpoint does not load strictly (one line says why)\n'
+          '  2    an error (one line on stderr; --debug shows the traceback) or a bad command '
+          'line\n'
+          '  130  interrupted (Ctrl-C); nothing half-written is left\n'
+          '  143  terminated (SIGTERM); nothing half-written is left\n')
 
 
 @dataclass(frozen=True)
@@ -75,10 +85,14 @@ def inspect_checkpoint(path: str) -> WeightsReport:
                          **common)
 
 
-def convert_checkpoint(src: str, dst: str) -> WeightsReport:
-    """Write the model tensors of ``src`` to ``dst`` (.safetensors) and inspect the result."""
+def convert_checkpoint(src: str, dst: str, overwrite: bool = False) -> WeightsReport:
+    """Write the model tensors of ``src`` to ``dst`` (.safetensors) and inspect the result.
+
+    ``dst`` appears only once complete; an existing one is replaced only with ``overwrite``.
+    """
     from safetensors.torch import save_file
 
+    from align3r_ros.bag.writer import staged
     from align3r_ros.networks.detect import detect_checkpoint
     from align3r_ros.networks.pairwise.checkpoint import spec_and_check, strip_module_prefix
     from align3r_ros.networks.pairwise.checkpoint_file import read_checkpoint_file
@@ -99,13 +113,8 @@ def convert_checkpoint(src: str, dst: str) -> WeightsReport:
         state = {k: v for k, v in state.items() if '.dpt.scratch.layer_rn.' not in k}
     # safetensors stores no shared or strided storage: give every tensor its own copy.
     tensors = {k: v.detach().contiguous().clone() for k, v in state.items()}
-    tmp_path = dst_path.with_name(dst_path.name + '.partial')
-    try:
-        save_file(tensors, str(tmp_path), metadata=metadata)
-        tmp_path.replace(dst_path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with staged(dst_path, overwrite=overwrite) as staging:
+        save_file(tensors, str(staging), metadata=metadata)
     return inspect_checkpoint(str(dst_path))
 
 
@@ -159,38 +168,54 @@ def _print_report(report: WeightsReport, as_json: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog='align3r-weights',
+    parser = argparse.ArgumentParser(prog=PROG,
                                      description='Inspect, convert and download checkpoints.')
+    cli.add_exit_codes(parser, EPILOG)
     commands = parser.add_subparsers(dest='command', required=True)
     inspect_cmd = commands.add_parser('inspect', help='architecture, size, dtype, strict load')
     inspect_cmd.add_argument('path')
     inspect_cmd.add_argument('--json', action='store_true', help='print one JSON object')
+    cli.add_tool_arguments(inspect_cmd, force=False, epilog=EPILOG)
     convert_cmd = commands.add_parser('convert', help='write a safetensors copy')
     convert_cmd.add_argument('input')
-    convert_cmd.add_argument('output', help='OUT.safetensors')
+    convert_cmd.add_argument('output', help='OUT.safetensors (an existing one needs --force)')
+    cli.add_tool_arguments(convert_cmd, epilog=EPILOG)
     download_cmd = commands.add_parser('download', help='fetch a released checkpoint')
     download_cmd.add_argument('name')
-    download_cmd.add_argument('--dest', default=None, help='target directory')
+    download_cmd.add_argument('--dest', default=None, help='target directory (default '
+                              '$ALIGN3R_WEIGHTS_DIR, else ~/.cache/align3r_ros)')
+    cli.add_tool_arguments(download_cmd, force=False, epilog=EPILOG)
     return parser
 
 
+def _outputs(args: argparse.Namespace) -> list:
+    if args.command == 'convert':
+        return [cli.OutputLocation(Path(args.output), cli.OutputKind.FILE, 'OUT')]
+    if args.command == 'download' and args.dest is not None:
+        return [cli.OutputLocation(Path(args.dest).expanduser(), cli.OutputKind.FOLDER,
+                                   '--dest', new=False)]
+    return []
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Exit status: :data:`EPILOG` (0 loadable, 1 not loadable, 2 error)."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def work() -> int:
         if args.command == 'inspect':
             report = inspect_checkpoint(args.path)
         elif args.command == 'convert':
-            report = convert_checkpoint(args.input, args.output)
+            report = convert_checkpoint(args.input, args.output, overwrite=args.force)
         else:
             return _download(args.name, args.dest)
-    except (Align3rError, OSError) as exc:
-        print(f'align3r-weights: error: {_one_line(exc)}', file=sys.stderr)
-        return EXIT_ERROR
-    _print_report(report, args.json if args.command == 'inspect' else False)
-    if not report.loads_strict:
-        print(f'align3r-weights: not loadable: {_one_line(report.reason)}', file=sys.stderr)
-        return EXIT_NOT_LOADABLE
-    return EXIT_OK
+        _print_report(report, args.json if args.command == 'inspect' else False)
+        if not report.loads_strict:
+            print(f'{PROG}: not loadable: {_one_line(report.reason)}', file=sys.stderr)
+            return EXIT_NOT_LOADABLE
+        return EXIT_OK
+
+    return cli.run_tool(PROG, work, debug=args.debug, outputs=_outputs(args),
+                        force=getattr(args, 'force', False), error_code=EXIT_ERROR)
 
 
 def _download(name: str, dest: Optional[str]) -> int:
@@ -200,11 +225,7 @@ def _download(name: str, dest: Optional[str]) -> int:
         print('align3r-weights: error: downloading is not available in this installation '
               '(align3r_ros.weights_catalog is missing)', file=sys.stderr)
         return EXIT_ERROR
-    try:
-        path = weights_catalog.download(name, dest)
-    except (Align3rError, OSError) as exc:
-        print(f'align3r-weights: error: {_one_line(exc)}', file=sys.stderr)
-        return EXIT_ERROR
+    path = weights_catalog.download(name, dest)  # errors: one line via cli.run_tool
     print(path)
     return EXIT_OK
 

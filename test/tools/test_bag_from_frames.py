@@ -83,3 +83,35 @@ def test_errors(tmp_path, capsys):
     assert bag_from_frames.main([str(empty), '-o', str(tmp_path / 'o'), '--intrinsics',
                                  '1,2']) == 1
     assert not (tmp_path / 'o').exists()
+
+
+def _video(path, fps, count=6, size=(32, 24)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), fps, size)
+    for i in range(count):
+        writer.write(np.full((size[1], size[0], 3), 30 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_video_keeps_its_own_time_base(tmp_path):
+    video = _video(tmp_path / 'kitti.avi', 11.85)
+    assert bag_from_frames.main([str(video), '-o', str(tmp_path / 'own'), '--quiet']) == 0
+    frames, _ = _frames(tmp_path / 'own')
+    stamps = [f.frame.stamp_ns for f in frames]
+    assert stamps == [round(i * 1e9 / 11.85) for i in range(6)]  # not 1/30 s apart
+    # --fps overrides the container's rate; --stride keeps the original frames' stamps
+    assert bag_from_frames.main([str(video), '-o', str(tmp_path / 'forced'), '--fps', '5',
+                                 '--stride', '2', '--quiet']) == 0
+    frames, _ = _frames(tmp_path / 'forced')
+    assert [f.frame.stamp_ns for f in frames] == [0, 400_000_000, 800_000_000]
+
+
+def test_video_without_a_rate_needs_fps(tmp_path, monkeypatch, capsys):
+    video = _video(tmp_path / 'norate.avi', 10)
+    monkeypatch.setattr(bag_from_frames, 'video_fps', lambda path: (_ for _ in ()).throw(
+        bag_from_frames.InputError(f'video {path} states no usable frame rate (0.0); give '
+                                   '--fps')))
+    assert bag_from_frames.main([str(video), '-o', str(tmp_path / 'o')]) == 1
+    assert 'give --fps' in capsys.readouterr().err and not (tmp_path / 'o').exists()
+    assert bag_from_frames.main([str(video), '-o', str(tmp_path / 'o'), '--fps', '4',
+                                 '--quiet']) == 0
