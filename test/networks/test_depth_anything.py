@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from align3r_ros.errors import ConfigError
-from align3r_ros.networks.depth_anything.build import (
+from align3r_ros.networks.depth_anything.config import (
     OFFICIAL_CONFIGS, resolve_config)
 from align3r_ros.networks.depth_anything.model import infer_disparity
 from align3r_ros.networks.depth_anything.preprocess import (

@@ -13,7 +13,7 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 import torch
 
 from align3r_ros.errors import WeightsError
-from align3r_ros.networks.depth_anything.build import (
+from align3r_ros.networks.depth_anything.config import (
     OFFICIAL_CONFIGS, ConfigLike, DepthAnythingV2Config, resolve_config)
 from align3r_ros.networks.depth_anything.model import DepthAnythingV2Net
 

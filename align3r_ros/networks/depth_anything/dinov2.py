@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from align3r_ros.networks.depth_anything.build import DepthAnythingV2Config
+from align3r_ros.networks.depth_anything.config import DepthAnythingV2Config
 from align3r_ros.networks.depth_anything.pos_embed import resample_pos_grid
 
 

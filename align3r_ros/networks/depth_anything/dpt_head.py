@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from align3r_ros.networks.depth_anything.build import DepthAnythingV2Config
+from align3r_ros.networks.depth_anything.config import DepthAnythingV2Config
 
 
 class ResidualConvUnit(nn.Module):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from align3r_ros.networks.depth_anything.build import DepthAnythingV2Config
+from align3r_ros.networks.depth_anything.config import DepthAnythingV2Config
 from align3r_ros.networks.depth_anything.dinov2 import DinoV2Backbone
 from align3r_ros.networks.depth_anything.dpt_head import DisparityDPTHead
 from align3r_ros.networks.depth_anything.preprocess import rgb_to_network_input

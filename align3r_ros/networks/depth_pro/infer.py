@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, TYPE_CHECKING, Union
+from typing import Optional, Protocol, Union
 
 import numpy as np
 import torch
@@ -19,9 +19,6 @@ from torch import Tensor
 
 from align3r_ros.errors import BackendError, InputError
 from align3r_ros.networks.depth_pro.preprocess import preprocess_rgb
-
-if TYPE_CHECKING:
-    from align3r_ros.networks.depth_pro.model import DepthPro
 
 #: Clamp of the inverse depth before inversion, so depth lies in [1e-4, 1e4] m.
 INVERSE_DEPTH_RANGE = (1e-4, 1e4)
@@ -106,7 +103,16 @@ def canonical_to_prediction(canonical_inverse_depth: Tensor, fov_deg: Tensor, im
     return DepthProPrediction(depth=depth[:, 0], focallength_px=focal)
 
 
-def predict_depth(model: 'DepthPro', rgb: np.ndarray,
+class DepthInference(Protocol):
+    """What :func:`predict_depth` needs of a model: ``DepthPro.infer`` (no import of the model
+    here, which itself uses this module's post-processing)."""
+
+    def infer(self, image: Tensor,
+              f_px: Optional[Union[float, Tensor]] = None) -> 'DepthProPrediction':
+        ...
+
+
+def predict_depth(model: DepthInference, rgb: np.ndarray,
                   f_px: Optional[float] = None) -> tuple:
     """Metric depth for one RGB frame.
 
