@@ -40,7 +40,8 @@ def align_pairs(predictions: PairPredictions, config: AlignConfig, *,
                 K_known: Optional[np.ndarray] = None, anchors: Sequence[FrameAnchor] = (),
                 init: Optional[AlignmentResult] = None,
                 pixel_weights: Optional[np.ndarray] = None,
-                on_step: Optional[Callable[[int, float], None]] = None) -> AlignmentResult:
+                on_step: Optional[Callable[[int, float], None]] = None,
+                device: Optional[torch.device] = None) -> AlignmentResult:
     """Globally align pairwise point maps into poses, depths and intrinsics.
 
     Args:
@@ -53,6 +54,10 @@ def align_pairs(predictions: PairPredictions, config: AlignConfig, *,
         pixel_weights: (N, h, w) factors in [0, 1] multiplying the loss weights of each
             frame's pixels (dynamic-mask down-weighting).
         on_step: called with (iteration, loss) after each solver iteration.
+        device: where the problem tensors and the solver live (None: cpu). The problem is
+            validated and initialised on the host (NumPy, OpenCV PnP), copied to the device
+            once, solved there, and copied back once into the (numpy) result. Resolve
+            ``runtime.device`` with :func:`align3r_ros.runtime.resolve_device`.
 
     Returns:
         The :class:`AlignmentResult`.
@@ -61,25 +66,26 @@ def align_pairs(predictions: PairPredictions, config: AlignConfig, *,
         InputError: inconsistent inputs. AlignmentError: a degenerate problem or divergence.
     """
     try:
-        return _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step)
+        return _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step,
+                            device)
     except torch.linalg.LinAlgError as error:
         # A singular system (e.g. every point behind the camera, so no finite focal) is a
         # degenerate problem, not a crash: callers catch AlignmentError and fall back.
         raise AlignmentError(f'degenerate alignment problem: {error}') from error
 
 
-def _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step):
+def _align_pairs(predictions, config, K_known, anchors, init, pixel_weights, on_step, device):
     start = time.perf_counter()
     problem = build_problem(predictions, config, K_known=K_known, anchors=anchors,
                             pixel_weights=pixel_weights)
     dtype = torch.float32
-    data = objective_data(problem, dtype)
+    data = objective_data(problem, dtype, device)
     if init is not None:
-        params = init_from_result(problem, init, dtype=dtype)
+        params = init_from_result(problem, init, dtype=dtype, device=device)
     else:
         tree = mst_initialisation(problem)
         params = init_from_points(problem, tree.pts_world, tree.T_world_cam, tree.focals,
-                                  dtype=dtype)
+                                  dtype=dtype, device=device)
     if Solver(config.solver) == Solver.FAST:
         from align3r_ros.align.fast_solver import solve_fast
         iterations = solve_fast(params, data, problem, config, on_step=on_step)

@@ -16,7 +16,9 @@ and then minimises that quadratic block by block, every block in closed form:
 
 Anchored frames skip their pose (and depth) update. The temporal smoothing term is not part of
 the block updates; when its weight is positive a short Adam polish on the full objective
-follows. Everything is vectorised over edges and frames in torch.
+follows. Everything is vectorised over edges and frames in torch, on the device of the
+objective's tensors (the pixel subset is drawn on the cpu generator, then moved, so that every
+device solves on the same pixels).
 """
 
 from __future__ import annotations
@@ -250,20 +252,23 @@ def _update_frames(state, data, problem, target, wsum) -> None:
 
 
 def _write_back(state: _State, params: AlignmentParams, problem: AlignmentProblem) -> None:
+    """Encode the explicit state into ``params`` (poses through the host: (N + E) x 7 values,
+    the encoding's quaternion branch logic is NumPy; depths and focal stay on the device)."""
     dtype = params.im_pose.dtype
+    device = params.im_pose.device
     T = np.tile(np.eye(4), (problem.num_frames, 1, 1))
-    T[:, :3, :3] = state.R.double().numpy()
-    T[:, :3, 3] = state.c.double().numpy()
+    T[:, :3, :3] = state.R.double().cpu().numpy()
+    T[:, :3, 3] = state.c.double().cpu().numpy()
     E = problem.num_edges
-    s = state.pw_s.double().numpy()
+    s = state.pw_s.double().cpu().numpy()
     T_pw = np.tile(np.eye(4), (E, 1, 1))
-    T_pw[:, :3, :3] = state.pw_R.double().numpy()
-    T_pw[:, :3, 3] = state.pw_t.double().numpy() / s[:, None]
+    T_pw[:, :3, :3] = state.pw_R.double().cpu().numpy()
+    T_pw[:, :3, 3] = state.pw_t.double().cpu().numpy() / s[:, None]
     pw = np.concatenate([encode_pose(T_pw), np.log(s)[:, None]], axis=1)
     with torch.no_grad():
-        params.im_pose.copy_(torch.as_tensor(encode_pose(T), dtype=dtype))
+        params.im_pose.copy_(torch.as_tensor(encode_pose(T), dtype=dtype, device=device))
         params.log_depth.copy_(state.depth.clamp_min(1e-30).log().to(dtype))
-        params.pw_pose.copy_(torch.as_tensor(pw, dtype=dtype))
+        params.pw_pose.copy_(torch.as_tensor(pw, dtype=dtype, device=device))
         if problem.intrinsics is None:
             f = (1.0 / state.inv_fx).double()
             f = f[:1] if params.focal.shape[0] == 1 else f
@@ -277,12 +282,15 @@ def solve_fast(params: AlignmentParams, data: ObjectiveData, problem: AlignmentP
     state = _State(params, data, problem)
     N, P = state.depth.shape
     E = problem.num_edges
+    device = data.pts_i.device
     generator = torch.Generator().manual_seed(0)
     subset = torch.randperm(P, generator=generator)[:min(P, PAIR_SUBSET)].sort().values
-    inc_i = torch.zeros(N, E, dtype=data.pts_i.dtype)
-    inc_j = torch.zeros(N, E, dtype=data.pts_i.dtype)
-    inc_i[data.edge_i, torch.arange(E)] = 1
-    inc_j[data.edge_j, torch.arange(E)] = 1
+    subset = subset.to(device)
+    inc_i = torch.zeros(N, E, dtype=data.pts_i.dtype, device=device)
+    inc_j = torch.zeros(N, E, dtype=data.pts_i.dtype, device=device)
+    columns = torch.arange(E, device=device)
+    inc_i[data.edge_i, columns] = 1
+    inc_j[data.edge_j, columns] = 1
     with torch.no_grad():
         for it in range(iterations):
             if it in GLOBAL_STEPS:

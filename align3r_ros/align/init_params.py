@@ -89,12 +89,14 @@ def _anchor_similarity(anchors: AnchorSet, pts_world, T_world_cam) -> tuple:
 def init_from_points(problem: AlignmentProblem, pts_world: np.ndarray,
                      T_world_cam: np.ndarray, focals: np.ndarray,
                      dtype: torch.dtype = torch.float32,
-                     pin_centre: Optional[np.ndarray] = None) -> AlignmentParams:
+                     pin_centre: Optional[np.ndarray] = None,
+                     device: Optional[torch.device] = None) -> AlignmentParams:
     """Parameters from world points (N, P, 3), poses (N, 4, 4) and focals (N,).
 
     Args:
         pin_centre: point kept fixed when the world is rescaled by the scale pin (origin
             unless anchors exist).
+        dtype, device: of the parameter tensors (the initialisation itself runs on the host).
     """
     pts_world = np.asarray(pts_world, dtype=np.float64)
     T_world_cam = np.asarray(T_world_cam, dtype=np.float64)
@@ -121,11 +123,11 @@ def init_from_points(problem: AlignmentProblem, pts_world: np.ndarray,
     depth = camera_depths(pts_world, T_world_cam)
     depth = np.where(anchors.depth_mask[:, None], anchors.depth, depth)
     return encode_params(T_world_cam, depth, focals, R_pw, t_pw, s_pw,
-                         shared_focal=problem.shared_focal, dtype=dtype)
+                         shared_focal=problem.shared_focal, dtype=dtype, device=device)
 
 
-def init_from_result(problem: AlignmentProblem, previous, dtype: torch.dtype = torch.float32
-                     ) -> AlignmentParams:
+def init_from_result(problem: AlignmentProblem, previous, dtype: torch.dtype = torch.float32,
+                     device: Optional[torch.device] = None) -> AlignmentParams:
     """Warm start from an :class:`~align3r_ros.align.result.AlignmentResult` of this problem.
 
     Its poses, depths and intrinsics define the world points; pairwise similarities are refit.
@@ -143,4 +145,4 @@ def init_from_result(problem: AlignmentProblem, previous, dtype: torch.dtype = t
     from align3r_ros.geometry.camera import unproject_depth
     pts_cam = unproject_depth(depth, K).reshape(N, h * w, 3)
     pts_world = np.einsum('nij,npj->npi', T[:, :3, :3], pts_cam) + T[:, None, :3, 3]
-    return init_from_points(problem, pts_world, T, K[:, 0, 0], dtype=dtype)
+    return init_from_points(problem, pts_world, T, K[:, 0, 0], dtype=dtype, device=device)

@@ -32,13 +32,13 @@ def _rotation_exp(w: torch.Tensor) -> torch.Tensor:
     """(B, 3) rotation vectors -> (B, 3, 3) rotations (Rodrigues)."""
     angle = w.norm(dim=-1, keepdim=True)
     axis = w / angle.clamp_min(1e-12)
-    K = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype)
+    K = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype, device=w.device)
     K[:, 0, 1], K[:, 0, 2] = -axis[:, 2], axis[:, 1]
     K[:, 1, 0], K[:, 1, 2] = axis[:, 2], -axis[:, 0]
     K[:, 2, 0], K[:, 2, 1] = -axis[:, 1], axis[:, 0]
     s = torch.sin(angle)[..., None]
     c = torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=w.dtype).expand_as(K)
+    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(K)
     return eye + s * K + (1 - c) * (K @ K)
 
 
@@ -65,15 +65,18 @@ def sim3_corrections(sim_i: tuple, sim_j: tuple, edge_i: torch.Tensor, edge_j: t
     t_d = tj - s_d[:, None] * torch.einsum('eij,ej->ei', R_d, ti)
     d = torch.cat([_rotation_log(R_d), t_d, torch.log(s_d)[:, None]], dim=1)  # (E, 7)
     E = edge_i.shape[0]
-    inc = torch.zeros(E, num_frames, dtype=torch.float64)
-    inc[torch.arange(E), edge_i] = 1.0
-    inc[torch.arange(E), edge_j] = -1.0                     # row e: ξ_i − ξ_j
+    device = edge_weight.device
+    inc = torch.zeros(E, num_frames, dtype=torch.float64, device=device)
+    rows = torch.arange(E, device=device)
+    inc[rows, edge_i] = 1.0
+    inc[rows, edge_j] = -1.0                                # row e: ξ_i − ξ_j
     w = edge_weight.double()
     lap = inc.T @ (w[:, None] * inc)
-    lap = lap + ridge * float(w.mean()) * torch.eye(num_frames, dtype=torch.float64)
+    eye = torch.eye(num_frames, dtype=torch.float64, device=device)
+    lap = lap + ridge * float(w.mean()) * eye
     rhs = inc.T @ (w[:, None] * d)                          # (N, 7)
     free = ~fixed
-    xi = torch.zeros(num_frames, 7, dtype=torch.float64)
+    xi = torch.zeros(num_frames, 7, dtype=torch.float64, device=device)
     if bool(free.any()):
         xi[free] = torch.linalg.solve(lap[free][:, free], rhs[free])
     return _rotation_exp(xi[:, :3]), xi[:, 3:6], torch.exp(xi[:, 6])

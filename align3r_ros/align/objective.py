@@ -21,7 +21,7 @@ from align3r_ros.align.problem import AlignmentProblem
 
 @dataclass(frozen=True)
 class ObjectiveData:
-    """The problem's arrays as torch tensors of one dtype (built once per solve).
+    """The problem's arrays as torch tensors of one dtype on one device (built once per solve).
 
     Attributes:
         edge_i, edge_j: (E,) int64.
@@ -65,11 +65,18 @@ class LossTerms:
     total: torch.Tensor
 
 
-def objective_data(problem: AlignmentProblem, dtype: torch.dtype = torch.float32
-                   ) -> ObjectiveData:
-    """Convert the problem once into tensors of ``dtype``."""
+def objective_data(problem: AlignmentProblem, dtype: torch.dtype = torch.float32,
+                   device: Optional[torch.device] = None) -> ObjectiveData:
+    """Convert the problem once into tensors of ``dtype`` on ``device`` (None: cpu).
+
+    This is the one host-to-device copy of a solve; everything the solvers compute from these
+    tensors stays on their device.
+    """
     def t(a):
-        return torch.as_tensor(np.asarray(a), dtype=dtype)
+        return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+    def index(a):
+        return torch.as_tensor(np.asarray(a), device=device)
 
     h, w = problem.shape
     v, u = np.mgrid[:h, :w]
@@ -84,13 +91,13 @@ def objective_data(problem: AlignmentProblem, dtype: torch.dtype = torch.float32
     anchors = problem.anchors
     return ObjectiveData(
         num_frames=N,
-        edge_i=torch.as_tensor(problem.edges[:, 0]), edge_j=torch.as_tensor(problem.edges[:, 1]),
+        edge_i=index(problem.edges[:, 0]), edge_j=index(problem.edges[:, 1]),
         pts_i=t(problem.pts_i), pts_j=t(problem.pts_j),
         weight_i=t(problem.weight_i), weight_j=t(problem.weight_j),
         grid_u=t(u.reshape(-1)), grid_v=t(v.reshape(-1)),
         fixed_fx=fx_t, fixed_fy=fy_t, cx=cx_t, cy=cy_t,
-        anchor_pose_mask=torch.as_tensor(anchors.pose_mask), anchor_T=t(anchors.T_world_cam),
-        anchor_depth_mask=torch.as_tensor(anchors.depth_mask), anchor_depth=t(anchors.depth),
+        anchor_pose_mask=index(anchors.pose_mask), anchor_T=t(anchors.T_world_cam),
+        anchor_depth_mask=index(anchors.depth_mask), anchor_depth=t(anchors.depth),
         pin_scale=problem.pin_scale, temporal_weight=problem.temporal_weight,
         translation_weight=problem.translation_weight)
 
@@ -139,7 +146,7 @@ def temporal_terms(T: torch.Tensor, translation_weight: float) -> torch.Tensor:
     R0, R1 = T[:-1, :3, :3], T[1:, :3, :3]
     R_delta = R0.transpose(1, 2) @ R1
     t_delta = (R0.transpose(1, 2) @ (T[1:, :3, 3] - T[:-1, :3, 3])[..., None])[..., 0]
-    eye = torch.eye(3, dtype=T.dtype)
+    eye = torch.eye(3, dtype=T.dtype, device=T.device)
     rot = (R_delta - eye).flatten(1).norm(dim=1)
     return rot + translation_weight * t_delta.norm(dim=1)
 
@@ -159,5 +166,5 @@ def evaluate_loss(params: AlignmentParams, data: ObjectiveData) -> LossTerms:
         temporal = temporal_terms(camera_poses(params, data), data.translation_weight).sum()
         total = total + data.temporal_weight * temporal
     else:
-        temporal = torch.zeros((), dtype=X.dtype)
+        temporal = torch.zeros((), dtype=X.dtype, device=X.device)
     return LossTerms(li=li, lj=lj, temporal=temporal, total=total)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -106,7 +107,8 @@ def encode_pose(T: np.ndarray) -> np.ndarray:
 
 def encode_params(T_world_cam: np.ndarray, depth: np.ndarray, focal: np.ndarray,
                   pw_R: np.ndarray, pw_t: np.ndarray, pw_scale: np.ndarray,
-                  shared_focal: bool, dtype: torch.dtype = torch.float32) -> AlignmentParams:
+                  shared_focal: bool, dtype: torch.dtype = torch.float32,
+                  device: Optional[torch.device] = None) -> AlignmentParams:
     """Parameters from an explicit state.
 
     Args:
@@ -116,6 +118,7 @@ def encode_params(T_world_cam: np.ndarray, depth: np.ndarray, focal: np.ndarray,
         focal: (N,) focal lengths (pixels); their mean is used when ``shared_focal``.
         pw_R, pw_t, pw_scale: (E, 3, 3), (E, 3), (E,) pairwise similarity X ↦ s R X + t
             (before any pinning); stored translation is t / s as in the reference.
+        dtype, device: of the returned tensors (device None: cpu).
     """
     with np.errstate(divide='ignore', invalid='ignore'):
         log_depth = np.nan_to_num(np.log(np.asarray(depth, np.float64)), nan=0.0, neginf=0.0)
@@ -132,4 +135,4 @@ def encode_params(T_world_cam: np.ndarray, depth: np.ndarray, focal: np.ndarray,
     T_pw[:, :3, 3] = np.asarray(pw_t) / np.asarray(pw_scale)[:, None]
     pw = np.concatenate([encode_pose(T_pw), np.log(np.asarray(pw_scale))[:, None]], 1)
     arrays = [log_depth, encode_pose(T_world_cam), FOCAL_BREAK * np.log(f), pw]
-    return AlignmentParams(*(torch.tensor(a, dtype=dtype) for a in arrays))
+    return AlignmentParams(*(torch.tensor(a, dtype=dtype, device=device) for a in arrays))

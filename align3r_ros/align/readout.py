@@ -14,15 +14,22 @@ from align3r_ros.errors import AlignmentError
 
 def read_result(params: AlignmentParams, data: ObjectiveData, problem: AlignmentProblem,
                 loss: float, iterations: int, seconds: float) -> AlignmentResult:
-    """Explicit state of ``params``; raises AlignmentError when anything is non-finite."""
+    """Explicit state of ``params``; raises AlignmentError when anything is non-finite.
+
+    The output boundary of a solve: the only device-to-host copy (the result is numpy).
+    """
     h, w = problem.shape
     N = problem.num_frames
+
+    def host(x: torch.Tensor) -> np.ndarray:
+        return x.double().cpu().numpy()
+
     with torch.no_grad():
-        T = camera_poses(params, data).double().numpy()
-        depth = depth_maps(params, data).double().numpy()
-        fx, fy, cx, cy = (x.double().numpy() for x in intrinsics(params, data))
-        T_pair = pair_matrices(params.pw_pose, problem.pin_scale).double().numpy()
-        scale = pair_scales(params.pw_pose, problem.pin_scale).double().numpy()
+        T = host(camera_poses(params, data))
+        depth = host(depth_maps(params, data))
+        fx, fy, cx, cy = (host(x) for x in intrinsics(params, data))
+        T_pair = host(pair_matrices(params.pw_pose, problem.pin_scale))
+        scale = host(pair_scales(params.pw_pose, problem.pin_scale))
     anchors = problem.anchors
     T = np.where(anchors.pose_mask[:, None, None], anchors.T_world_cam, T)
     depth = np.where(anchors.depth_mask[:, None], anchors.depth, depth)
@@ -41,4 +48,4 @@ def read_result(params: AlignmentParams, data: ObjectiveData, problem: Alignment
         T_world_cam=T, depth=depth.reshape(N, h, w).astype(np.float32), K=K,
         confidence=problem.im_conf.reshape(N, h, w).astype(np.float32), pw_scale=scale,
         T_world_pair=T_pair, loss=float(loss), iterations=int(iterations),
-        seconds=float(seconds))
+        seconds=float(seconds), device=str(params.log_depth.device))

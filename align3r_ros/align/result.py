@@ -25,6 +25,7 @@ class AlignmentResult:
         loss: final objective value.
         iterations: solver iterations run.
         seconds: wall time of the solve (initialisation included).
+        device: torch device the solver ran on ('cpu', 'cuda:0'); the arrays are host copies.
     """
 
     T_world_cam: np.ndarray
@@ -36,6 +37,7 @@ class AlignmentResult:
     loss: float
     iterations: int
     seconds: float
+    device: str = 'cpu'
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ pixels from the residuals, re-solves with those pixels down-weighted (warm-start
 first solution) when there are any, and checks the result: a solve that raises, or returns
 non-finite poses, becomes a :class:`SolveOutcome` with ``result`` None and a status, so callers
 keep going without ever emitting NaN poses.
+
+Device: both solves run on ``runtime.device`` (resolved by
+:func:`align3r_ros.runtime.resolve_device`; ``auto`` is cuda when available). The solver's
+tensors stay there; the aligned frames come back as host arrays, which the dynamic mask and
+the stages read. A device that cannot be used (cuda asked for, none present) is a failed solve
+with that reason as its status.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 from align3r_ros.align import AlignmentResult, align_pairs, alignment_residuals
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import Align3rError
+from align3r_ros.runtime import resolve_device
 from align3r_ros.streaming.dynamic_mask import detect_dynamic, dynamic_pixel_weights
 from align3r_ros.structures import PairPredictions
 
@@ -64,7 +71,9 @@ def solve_frames(predictions: PairPredictions, num_frames: int, hw: tuple,
     """
     no_mask = np.zeros((num_frames,) + tuple(hw), dtype=bool)
     try:
-        result = align_pairs(predictions, config.align, K_known=K_known, anchors=anchors)
+        device = resolve_device(config.runtime.device)
+        result = align_pairs(predictions, config.align, K_known=K_known, anchors=anchors,
+                             device=device)
         if not _finite(result):
             return SolveOutcome(None, no_mask, float('nan'), 'alignment gave non-finite poses')
         residuals = alignment_residuals(result, predictions)
@@ -74,7 +83,8 @@ def solve_frames(predictions: PairPredictions, num_frames: int, hw: tuple,
             if mask.mean() > MIN_DYNAMIC_FRACTION:
                 weights = dynamic_pixel_weights(mask, config.dynamic.weight)
                 second = align_pairs(predictions, config.align, K_known=K_known,
-                                     anchors=anchors, init=result, pixel_weights=weights)
+                                     anchors=anchors, init=result, pixel_weights=weights,
+                                     device=device)
                 if _finite(second):
                     result = second
                     residuals = alignment_residuals(result, predictions)
