@@ -281,9 +281,17 @@ def add_config_arguments(parser: argparse.ArgumentParser,
         flag = '--' + spec.name.replace('.', '-').replace('_', '-')
         default = spec.default.value if isinstance(spec.default, Enum) else spec.default
         parser.add_argument(flag, dest=f'cfg__{spec.name}', default=None,
-                            choices=spec.choices, metavar=None if spec.choices else 'VALUE',
+                            choices=spec.choices, metavar=_metavar(spec),
                             help=f'{spec.help}{_unit_suffix(spec)} '
                                  f'[default: {_yaml_scalar(default)}]')
+
+
+_METAVARS = {bool: 'true|false', int: 'INT', float: 'FLOAT', str: 'TEXT'}
+
+
+def _metavar(spec: ParamSpec) -> Optional[str]:
+    """How ``--help`` names a flag's value: its type, or None to list the enum's choices."""
+    return None if spec.choices else _METAVARS.get(spec.type, 'VALUE')
 
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:

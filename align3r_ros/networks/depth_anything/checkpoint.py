@@ -72,7 +72,9 @@ def read_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
         else:
             state = torch.load(str(path), map_location='cpu', weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure means an unusable file
-        raise WeightsError(f'cannot read {str(path)!r}: {exc}') from exc
+        from align3r_ros.networks.pairwise.checkpoint_file import torch_load_failure
+        reason = f'{exc}' if path.suffix == '.safetensors' else torch_load_failure(exc, path)
+        raise WeightsError(f'cannot read {str(path)!r}: {reason}') from None
     if isinstance(state, Mapping) and 'model' in state and isinstance(state['model'], Mapping):
         state = state['model']
     if not isinstance(state, Mapping) or not all(

@@ -58,7 +58,9 @@ def read_state_dict(path: Union[str, Path]) -> dict:
     except WeightsError:
         raise
     except Exception as exc:  # torch / safetensors raise many types for corrupt files
-        raise WeightsError(f'cannot read Depth Pro checkpoint {path}: {exc}') from exc
+        from align3r_ros.networks.pairwise.checkpoint_file import torch_load_failure
+        reason = f'{exc}' if path.suffix == '.safetensors' else torch_load_failure(exc, path)
+        raise WeightsError(f'cannot read Depth Pro checkpoint {path}: {reason}') from None
     if not isinstance(state, Mapping) or not all(
             isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
         raise WeightsError(f'{path} is not a plain state_dict of tensors (the official '

@@ -150,12 +150,28 @@ def _torch_load(path: Path, mmap: bool) -> object:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(str(path), map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as exc:  # zip / pickle / weights-only errors come in many types
-        text = str(exc)
-        if 'Weights only load failed' in text or 'Unsupported global' in text:
-            raise WeightsError(f'refusing to unpickle {path}: it holds objects other than '
-                               f'tensors and plain containers ({_unsafe_globals(path)})') from exc
-        raise WeightsError(f'truncated or corrupt torch checkpoint {path}: '
-                           f'{_one_line(exc)}') from exc
+        raise WeightsError(torch_load_failure(exc, path)) from None
+
+
+def torch_load_failure(exc: BaseException, path: Path) -> str:
+    """Our one-line reason for a failed ``torch.load(weights_only=True)`` of ``path``.
+
+    Torch's own text advises ``weights_only=False`` (arbitrary code execution for an untrusted
+    file), so it never reaches the user: a refused pickle payload is named as such, anything
+    else is a truncated or corrupt file.
+    """
+    text = str(exc)
+    if 'Unsupported global' in text:
+        return (f'refusing to unpickle {path}: it holds objects other than tensors and plain '
+                f'containers ({_unsafe_globals(path)}); use the released weights or a copy '
+                'saved as a plain state dict / .safetensors')
+    if 'Weights only load failed' in text:
+        detail = text.split('WeightsUnpickler error:', 1)[1] if 'WeightsUnpickler error:' \
+            in text else ''
+        detail = ' '.join(detail.strip().split('\n')[0].split())
+        return f'truncated or corrupt torch checkpoint {path}' + (f' ({detail})' if detail
+                                                                  else '')
+    return f'truncated or corrupt torch checkpoint {path}: {_one_line(exc)}'
 
 
 def _unsafe_globals(path: Path) -> str:
