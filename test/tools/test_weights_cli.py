@@ -106,6 +106,13 @@ def test_convert_writes_safe_copy_that_loads_identically(align3r_pth, tmp_path, 
         assert torch.equal(p1, p2), name
     code, _, err = run(capsys, 'convert', str(align3r_pth), str(tmp_path / 'x.bin'))
     assert code != 0 and '.safetensors' in err
+    out_path.write_bytes(b'earlier result')  # an existing output needs --force
+    code, _, err = run(capsys, 'convert', str(align3r_pth), str(out_path))
+    assert code == 2 and 'exists already' in err and out_path.read_bytes() == b'earlier result'
+    code, out, _ = run(capsys, 'convert', str(align3r_pth), str(out_path), '--force')
+    assert code == 0 and 'loads_strict: True' in out and load_file(str(out_path)).keys() == \
+        converted.keys()
+    assert sorted(p.name for p in out_path.parent.iterdir()) == ['model.safetensors']
 
 
 def test_download_delegates_to_weights_catalog(monkeypatch, tmp_path, capsys):
