@@ -141,6 +141,11 @@ class Device(StrEnum):
     CUDA = 'cuda'
 
 
+class StreamMode(StrEnum):
+    LIVE = 'live'  # each frame tracked against keyframes, its result from its own push
+    CLIP = 'clip'  # clips of clip.length frames aligned together, results one clip late
+
+
 class DType(StrEnum):
     FP32 = 'fp32'
     FP16 = 'fp16'
@@ -205,6 +210,36 @@ class ClipConfig:
     length: int = param(10, 'Frames per clip (M); one keyframe per clip', low=2, high=200)
     keyframe_window: int = param(8, 'Recent keyframes aligned with each new keyframe '
                                     '(older ones stay fixed)', low=2, high=64)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    mode: StreamMode = param(
+        StreamMode.LIVE, 'Streaming mode: live (each frame tracked against keyframes and '
+                         'returned by its own push) or clip (clips aligned together, one clip '
+                         'late; the offline-evaluation scheme)')
+    track_keyframes: int = param(2, 'Live: keyframes each new frame is paired with (most '
+                                    'covisible first)', low=1, high=8)
+    window: int = param(5, 'Live: keyframes held and refined together when one is added',
+                        low=2, high=32)
+    track_pixels: int = param(4096, 'Live: confident static keyframe pixels sampled per pair '
+                                    'for tracking', unit='px', low=64, high=1000000)
+    track_iterations: int = param(5, 'Live: robust (IRLS) steps of the pose and scale fit',
+                                  low=1, high=100)
+    refine_pixels: int = param(3072, 'Live: pixel budget per keyframe of the window '
+                                     'refinement (pair maps subsampled to fit)', unit='px',
+                               low=64, high=1000000)
+    keyframe_overlap: float = param(0.8, 'Live: a frame whose covisible fraction with its '
+                                         'reference keyframe falls below this becomes a '
+                                         'keyframe', low=0.0, high=1.0)
+    keyframe_parallax: float = param(0.1, 'Live: a frame whose baseline to its reference '
+                                          'keyframe exceeds this fraction of its median depth '
+                                          'becomes a keyframe', low=0.0)
+    lost_overlap: float = param(0.2, 'Live: covisible fraction below which tracking is lost '
+                                     '(the map is re-initialised)', low=0.0, high=1.0)
+    lost_inliers: float = param(0.3, 'Live: fraction of sampled pixels agreeing with the '
+                                     'fitted pose below which tracking is lost', low=0.0,
+                                high=1.0)
 
 
 @dataclass(frozen=True)
@@ -312,6 +347,7 @@ class Align3rConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
@@ -320,6 +356,27 @@ class Align3rConfig:
     output: OutputConfig = field(default_factory=OutputConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+class RunMode(StrEnum):
+    """How a tool drives the engine over a recorded sequence (``--mode`` of replay and eval)."""
+
+    STREAMING = 'streaming'  # Engine.push per frame, as the node (stream.mode applies)
+    OFFLINE = 'offline'      # align_sequence on all frames: the paper's hierarchy
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Defaults of the tools' evaluation options (command-line flags, not ROS parameters)."""
+
+    depth_max: float = param(70.0, 'Depth cap of the metrics (the official evaluation uses 70 '
+                                   'for every dataset)', unit='m', low=0.0)
+    max_depth_frames: int = param(150, 'Depth frames held for the metrics (evenly thinned '
+                                       'beyond)', low=2)
+    replay_mode: RunMode = param(RunMode.STREAMING, 'align3r-replay: streaming (as the node) '
+                                                    'or offline (hierarchical)')
+    eval_mode: RunMode = param(RunMode.OFFLINE, 'align3r-eval: offline hierarchical alignment '
+                                                '(the paper) or the streaming engine')
 
 
 ConfigSource = Union[None, str, 'Mapping[str, Any]', Align3rConfig]

@@ -1,0 +1,6 @@
+"""Live streaming mode: per-frame tracking against keyframes, content-based keyframes and a
+bounded local refinement of the keyframe window (see :mod:`align3r_ros.live.aligner`)."""
+
+from align3r_ros.live.aligner import LiveAligner
+
+__all__ = ['LiveAligner']
