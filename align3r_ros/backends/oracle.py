@@ -108,9 +108,14 @@ class OracleBackend:
 
 def _camera_points(view: NetworkView):
     """(h, w, 3) ground-truth points in the view's camera frame and (h, w) confidence."""
-    if view.gt_depth is None or view.gt_T_world_cam is None or view.K is None:
-        raise InputError(f'the oracle backend needs gt_depth, gt_T_world_cam and K on every '
-                         f'view; view key {view.key} lacks one')
+    missing = [name for name, value in (('ground-truth depth', view.gt_depth),
+                                        ('ground-truth pose', view.gt_T_world_cam),
+                                        ('intrinsics', view.K)) if value is None]
+    if missing:
+        raise InputError(f'the oracle backend needs ground-truth depth, pose and intrinsics on '
+                         f'every frame; frame key {view.key} has no {" and no ".join(missing)} '
+                         '(align3r-replay: give --gt-depth-topic and --gt-pose-topic (or '
+                         '--gt-tf-frame), and a camera_info topic)')
     depth = np.asarray(view.gt_depth, dtype=np.float64)
     valid = np.isfinite(depth) & (depth > 0)
     if not np.any(valid):

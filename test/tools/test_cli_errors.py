@@ -98,3 +98,20 @@ def test_convert_into_unwritable_place_fails_before_reading(tmp_path):
     done = run_tool('weights', ['convert', src, '/proc/none/model.safetensors'])
     assert done.code == 2 and len(done.err_lines) == 1 and 'cannot write in /proc' in done.err
     assert hidden_entries(tmp_path) == []
+
+
+def test_oracle_without_ground_truth_names_the_flags():
+    from align3r_ros.backends.base import NetworkView
+    from align3r_ros.backends.oracle import OracleBackend
+    from align3r_ros.config import OracleConfig
+    from align3r_ros.errors import InputError
+
+    K = np.array([[40.0, 0, 24], [0, 40.0, 16], [0, 0, 1]])
+    good = NetworkView(key=1, image=np.zeros((3, 32, 48), np.float32), K=K,
+                       gt_depth=np.ones((32, 48), np.float32), gt_T_world_cam=np.eye(4))
+    bare = NetworkView(key=1700000000000000000, image=np.zeros((3, 32, 48), np.float32), K=K)
+    with pytest.raises(InputError) as caught:
+        OracleBackend(OracleConfig()).predict([good, bare], np.array([[0, 1]]))
+    message = str(caught.value)
+    assert 'no ground-truth depth and no ground-truth pose' in message
+    assert '--gt-depth-topic and --gt-pose-topic (or --gt-tf-frame)' in message
