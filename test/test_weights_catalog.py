@@ -10,7 +10,7 @@ from urllib.error import URLError
 import pytest
 
 from align3r_ros import weights_catalog
-from align3r_ros.backends.pairing import checkpoint_prior_from_name
+from align3r_ros.backends.checkpoint_prior_pairing import checkpoint_prior_from_name
 from align3r_ros.config import CheckpointPrior
 from align3r_ros.errors import WeightsError
 from align3r_ros.weights_catalog import CATALOG, CatalogEntry, RemoteFile, download

@@ -18,7 +18,7 @@ from align3r_ros.backends.base import NetworkView
 from align3r_ros.backends.pair_request import CachedPairwiseBackend, DecodedChunk
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import WeightsError
-from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
+from align3r_ros.networks.pairwise.onnx_runtime import PairwiseOnnxSession
 
 #: One frame's cached encoding: tokens (1, gh, gw, C_enc), injections (1, K, gh, gw, C_dec)|None.
 _Encoding = Tuple[np.ndarray, Optional[np.ndarray]]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from align3r_ros.backends.base import PriorBackend
-from align3r_ros.backends.pairing import check_pairing
+from align3r_ros.backends.checkpoint_prior_pairing import check_pairing
 from align3r_ros.config import Align3rConfig, Device, DType, PriorBackendKind
 from align3r_ros.errors import BackendError, ConfigError, WeightsError
 

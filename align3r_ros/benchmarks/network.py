@@ -7,8 +7,9 @@ Measures, with random weights of the full-size Align3R configuration (ViT-L enco
 decoders, DPT heads; 603 M parameters): milliseconds to encode one frame (image encoder +
 point-map branch), milliseconds to decode one pair (both decoders + both DPT heads), and the
 peak resident memory of the process, for torch eager and for onnxruntime (graphs exported by
-:mod:`align3r_ros.networks.pairwise_onnx`). Each backend runs in its own child process so that
-its peak RSS is its own; the ONNX export runs in a third one (reused with ``--onnx-dir``).
+:mod:`align3r_ros.networks.pairwise.onnx_export`). Each backend runs in its own child process
+so that its peak RSS is its own; the ONNX export runs in a third one (reused with
+``--onnx-dir``).
 
 The per-frame cost in a symmetric sliding-window graph of ``--window`` 5 is one encode plus
 2 x 5 = 10 pair decodes (each frame is encoded once and cached); a pair's decode cost is the time
@@ -229,7 +230,7 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
 def export_worker(args: argparse.Namespace) -> Dict[str, Any]:
     import torch
 
-    from align3r_ros.networks.pairwise_onnx import export_pairwise_onnx
+    from align3r_ros.networks.pairwise.onnx_export import export_pairwise_onnx
 
     torch.set_num_threads(max(args.threads, 1))
     start = time.perf_counter()
@@ -244,7 +245,7 @@ def onnx_worker(args: argparse.Namespace) -> Dict[str, Any]:
     import numpy as np
     import onnxruntime
 
-    from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
+    from align3r_ros.networks.pairwise.onnx_runtime import PairwiseOnnxSession
 
     start = time.perf_counter()
     session = PairwiseOnnxSession(args.onnx_dir, device=args.device, threads=args.threads)

@@ -67,7 +67,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def export_pairwise(args: argparse.Namespace) -> Dict[str, Any]:
-    from align3r_ros.networks.pairwise_onnx import check_export_settings, export_pairwise_onnx
+    from align3r_ros.networks.pairwise.onnx_export import (check_export_settings,
+                                                           export_pairwise_onnx)
 
     example_hw = check_export_settings((args.height or 288, args.width or 512), args.opset)
     net = _pairwise_net(args.weights, args.config)

@@ -18,7 +18,7 @@ REL_TOL = 1e-3  # issue 2: onnxruntime vs torch <= 1e-3 relative (measured ~5e-6
 @pytest.fixture(scope='module')
 def exported(shared, tmp_path_factory):
     from align3r_ros.networks.pairwise.checkpoint import load_pairwise_net
-    from align3r_ros.networks.pairwise_onnx import export_pairwise_onnx
+    from align3r_ros.networks.pairwise.onnx_export import export_pairwise_onnx
 
     net = load_pairwise_net(shared / 'fixtures' / 'align3r_tiny' / 'weights.safetensors')
     out = tmp_path_factory.mktemp('onnx_backend')

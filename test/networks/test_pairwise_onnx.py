@@ -10,8 +10,9 @@ import torch
 
 from align3r_ros.errors import ConfigError, InputError, WeightsError
 from align3r_ros.networks.pairwise.checkpoint import load_pairwise_net
-from align3r_ros.networks.pairwise_onnx import export_pairwise_onnx, onnx_vs_torch_error
-from align3r_ros.networks.pairwise_onnx_runtime import (
+from align3r_ros.networks.pairwise.onnx_export import (export_pairwise_onnx,
+                                                       onnx_vs_torch_error)
+from align3r_ros.networks.pairwise.onnx_runtime import (
     DECODER_FILE, ENCODER_FILE, INFO_FILE, PairwiseOnnxInfo, PairwiseOnnxSession)
 
 # Issue 2: onnxruntime vs torch <= 1e-3 relative. Measured here: ~5e-6 (fp32 reassociation).
@@ -101,7 +102,7 @@ def test_bad_export_size_raises(align3r, tmp_path):
 def test_large_graphs_get_one_external_data_file(tmp_path, monkeypatch):
     import onnxruntime as ort
 
-    from align3r_ros.networks import pairwise_onnx
+    from align3r_ros.networks.pairwise import onnx_export as pairwise_onnx
 
     # The full-size graphs (encoder 1.34 GB, decoder 1.06 GB) fit the 2 GB protobuf limit;
     # larger ones go to one external file. Exercise that path with a lowered threshold.

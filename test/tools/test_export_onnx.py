@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from align3r_ros.networks.pairwise_onnx_runtime import PairwiseOnnxSession
+from align3r_ros.networks.pairwise.onnx_runtime import PairwiseOnnxSession
 from align3r_ros.tools import export_onnx
 
 pytest.importorskip('torch')

@@ -1,8 +1,9 @@
 """onnxruntime sessions for an exported pairwise network (encoder + decoder graphs); no torch.
 
-The graph contract is documented in :mod:`align3r_ros.networks.pairwise_onnx` (the exporter) and
-recorded per export folder in ``pairwise_onnx.json`` (:class:`PairwiseOnnxInfo`). onnxruntime is
-imported when a session is opened, not at module import.
+The graph contract is documented in :mod:`align3r_ros.networks.pairwise.onnx_export` (the
+exporter) and recorded per export folder in ``pairwise_onnx.json`` (:class:`PairwiseOnnxInfo`).
+onnxruntime is imported when a session is opened, not at module import; neither is torch (the
+package ``networks.pairwise`` imports nothing at import).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from torch import nn
 
 from align3r_ros.errors import ConfigError
 from align3r_ros.networks.pairwise.model import PairwisePointMapNet
-from align3r_ros.networks.pairwise_onnx_runtime import (
+from align3r_ros.networks.pairwise.onnx_runtime import (
     DECODER_FILE, ENCODER_FILE, PairwiseOnnxInfo, PairwiseOnnxSession, decoder_io_names,
     encoder_io_names)
 
