@@ -106,6 +106,7 @@ def solver_case(solver: str, num_frames: int, height: int, width: int, seed: int
 def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) -> Dict:
     """Part 2: flat, hierarchical or streaming alignment of one synthetic dynamic sequence."""
     from align3r_ros.engine import Engine, build_backends
+    from align3r_ros.feed import collect_results
     from align3r_ros.streaming.frame_prep import FramePreparer
     from align3r_ros.streaming.hierarchical import align_flat, align_hierarchical
     from align3r_ros.synthetic import make_sequence
@@ -115,8 +116,7 @@ def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) ->
     before = rss_mib()
     start = time.perf_counter()
     if mode == 'streaming':
-        engine = Engine(config, pairwise, prior)
-        results = [r for f in seq.frames for r in engine.push(f)] + engine.flush()
+        results = collect_results(Engine(config, pairwise, prior), seq.frames)
     else:
         preparer = FramePreparer(config, pairwise.needs_pointmap, prior, keep_input_rgb=False)
         prepared = [preparer.prepare(f, f.stamp_ns) for f in seq.frames]
@@ -126,31 +126,41 @@ def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) ->
     out = {'mode': mode, 'frames': num_frames, 'seconds': seconds,
            'peak_rss_mib': peak_rss_mib(), 'rss_growth_mib': peak_rss_mib() - before}
     out.update(errors(np.stack([r.T_world_cam for r in results]),
-                      np.stack([r.depth for r in results]), seq))
+                      np.stack([r.masked_depth(config.output.conf_threshold)
+                                for r in results]), seq))
     return out
 
 
 def soak_case(num_frames: int, height: int, width: int, seed: int) -> Dict:
     """Part 3: a long streaming run; per-clip time and resident set over the run."""
     from align3r_ros.engine import Engine
+    from align3r_ros.feed import run_frames
     from align3r_ros.synthetic import iter_frames
     config = oracle_config(max(height, width))
     engine = Engine.from_config(config)
     clip_ms: List[float] = []
     rss_at: Dict[str, float] = {}
     marks = {200, num_frames // 2, num_frames}
-    emitted = 0
-    start = time.perf_counter()
-    for k, frame in enumerate(iter_frames(num_frames, height, width, seed=seed, num_movers=1),
-                              start=1):
-        results = engine.push(frame)
-        if results:
+    non_finite: List[int] = []
+    emitted_before = [0]
+
+    def on_result(result) -> None:
+        if not np.isfinite(result.T_world_cam).all():
+            non_finite.append(int(result.stamp_ns))
+
+    def on_frame(k: int) -> None:
+        if engine.stats.frames_out > emitted_before[0]:  # a clip completed on this push
             clip_ms.append(engine.stats.timings.total_ms)
-            emitted += len(results)
-            if any(not np.isfinite(r.T_world_cam).all() for r in results):
-                return {'error': f'non-finite pose at frame {k}'}
+            emitted_before[0] = engine.stats.frames_out
         if k in marks:
             rss_at[str(k)] = rss_mib()
+
+    start = time.perf_counter()
+    feed = run_frames(engine, iter_frames(num_frames, height, width, seed=seed, num_movers=1),
+                      on_result, on_frame)
+    if non_finite:
+        return {'error': f'non-finite pose at stamp {non_finite[0]}'}
+    emitted = feed.results_out
     tenth = max(1, len(clip_ms) // 10)
     first, last = float(np.mean(clip_ms[:tenth])), float(np.mean(clip_ms[-tenth:]))
     rss_first = rss_at.get('200', float('nan'))

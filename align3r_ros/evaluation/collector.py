@@ -6,7 +6,7 @@ second later frame is kept (the kept frames stay evenly spread over the run; ``d
 says how thinly). Poses (16 floats per frame) are all kept.
 
 Memory: about 2.5 MB per held VGA frame (float32 prediction and ground truth, a thumbnail), so
-the default bound of 150 frames holds ~375 MB.
+the default bound (``EvaluationConfig.max_depth_frames``, 150 frames) holds ~375 MB.
 
 Predictions are resized to the ground truth's resolution with ``cv2.resize`` bilinear, as the
 paper-era evaluation does.
@@ -19,9 +19,9 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from align3r_ros.config import EvaluationConfig
 from align3r_ros.errors import InputError
 from align3r_ros.evaluation.depth_metrics import (
-    DEFAULT_DEPTH_MAX,
     PRED_CLIP_MIN,
     DepthAlignment,
     DepthMetrics,
@@ -32,6 +32,9 @@ from align3r_ros.evaluation.depth_metrics import (
 )
 from align3r_ros.evaluation.pose_metrics import PoseMetrics, align_positions, evaluate_trajectory
 from align3r_ros.structures import Frame, FrameResult
+
+
+_DEFAULTS = EvaluationConfig()
 
 
 @dataclass(frozen=True)
@@ -85,17 +88,22 @@ class EvaluationCollector:
         depth_max: depth cap in metres.
         max_depth_frames: bound on held depth pairs (see module docstring).
         strip_frames: frames shown in the depth strip plot.
+        conf_threshold: the run's ``output.conf_threshold``: depth is scored where it would
+            be published (``FrameResult.masked_depth``); 0 scores every finite pixel.
     """
 
     def __init__(self, alignment: DepthAlignment = DepthAlignment.L1_SCALE_SHIFT,
-                 depth_max: float = DEFAULT_DEPTH_MAX, max_depth_frames: int = 150,
-                 strip_frames: int = 4) -> None:
+                 depth_max: float = _DEFAULTS.depth_max,
+                 max_depth_frames: int = _DEFAULTS.max_depth_frames,
+                 strip_frames: int = 4,
+                 conf_threshold: float = 0.0) -> None:
         if max_depth_frames < 2:
             raise InputError(f'max_depth_frames must be >= 2, got {max_depth_frames}')
         self.alignment = DepthAlignment(alignment)
         self.depth_max = float(depth_max)
         self.max_depth_frames = int(max_depth_frames)
         self.strip_frames = int(strip_frames)
+        self.conf_threshold = float(conf_threshold)
         self._depth: List[Tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self._depth_stride = 1
         self._depth_seen = 0
@@ -112,7 +120,7 @@ class EvaluationCollector:
         if (self._depth_seen - 1) % self._depth_stride:
             return
         gt = np.asarray(frame.gt_depth, dtype=np.float32)
-        pred = resize_depth(result.depth, gt.shape)
+        pred = resize_depth(result.masked_depth(self.conf_threshold), gt.shape)
         rgb = _thumbnail(frame.rgb)
         self._depth.append((int(result.stamp_ns), pred, gt, rgb))
         if len(self._depth) >= self.max_depth_frames:

@@ -17,8 +17,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from align3r_ros.evaluation import plots
 from align3r_ros.evaluation.collector import RunEvaluation
-from align3r_ros.evaluation.depth_metrics import DepthAlignment, DepthMetrics
-from align3r_ros.evaluation.pose_metrics import PoseMetrics
+from align3r_ros.config import EvaluationConfig
+from align3r_ros.evaluation.depth_metrics import (DepthAlignment, DepthMetrics,
+                                                  average_depth_metrics)
+from align3r_ros.evaluation.pose_metrics import PoseMetrics, average_pose_metrics
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class RunReport:
     total_s: float
     evaluation: Optional[RunEvaluation] = None
     alignment: DepthAlignment = DepthAlignment.L1_SCALE_SHIFT
-    depth_max: float = 70.0
+    depth_max: float = EvaluationConfig().depth_max
     source: str = ''
     settings: Tuple[Tuple[str, Any], ...] = ()
     warnings: Tuple[str, ...] = ()
@@ -50,6 +52,62 @@ class RunReport:
     @property
     def ms_per_frame(self) -> float:
         return 1e3 * self.total_s / self.frames if self.frames else float('nan')
+
+    @property
+    def depth(self) -> Optional[DepthMetrics]:
+        """Depth metrics, or None without ground-truth depth."""
+        return self.evaluation.depth if self.evaluation is not None else None
+
+    @property
+    def pose(self) -> Optional[PoseMetrics]:
+        """Trajectory metrics, or None without ground-truth poses."""
+        return self.evaluation.pose if self.evaluation is not None else None
+
+
+@dataclass(frozen=True)
+class DatasetAverage:
+    """A dataset's scores over its sequences (``eval.json``'s ``average``).
+
+    Attributes:
+        sequences: sequences evaluated.
+        depth: depth metrics averaged with valid-pixel weights (None: no sequence had depth).
+        pose: pose metrics averaged over the sequences whose trajectory was not degenerate
+            (``n_poses`` = sequences used; None: no sequence had poses).
+        pose_skipped: names of the sequences whose trajectory was degenerate.
+    """
+
+    sequences: int
+    depth: Optional[DepthMetrics]
+    pose: Optional[PoseMetrics]
+    pose_skipped: Tuple[str, ...] = ()
+
+
+def average_reports(reports: List[RunReport]) -> DatasetAverage:
+    """Average per-sequence reports (depth: valid-pixel weights; poses: usable sequences)."""
+    depth = [r.depth for r in reports if r.depth is not None]
+    poses = [r.pose for r in reports if r.pose is not None]
+    return DatasetAverage(
+        sequences=len(reports), depth=average_depth_metrics(depth) if depth else None,
+        pose=average_pose_metrics(poses) if poses else None,
+        pose_skipped=tuple(r.source for r in reports if r.pose is not None and not r.pose.ok))
+
+
+_DEPTH_AVERAGE_KEYS = ('abs_rel', 'sq_rel', 'rmse', 'log_rmse', 'delta_1_25', 'delta_1_25_2',
+                       'delta_1_25_3', 'valid_pixels')
+
+
+def average_to_dict(average: DatasetAverage) -> Dict[str, Any]:
+    """``eval.json``'s ``average`` section."""
+    document: Dict[str, Any] = {'sequences': average.sequences}
+    if average.depth is not None:
+        document['depth'] = {k: _number(getattr(average.depth, k)) for k in _DEPTH_AVERAGE_KEYS}
+        document['depth']['weighting'] = 'valid pixels'
+    if average.pose is not None:
+        document['pose'] = pose_section(average.pose)
+        document['pose']['sequences_used'] = average.pose.n_poses
+        document['pose']['sequences_skipped'] = list(average.pose_skipped)
+        del document['pose']['poses']
+    return document
 
 
 def _number(value: Any) -> Any:

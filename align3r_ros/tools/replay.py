@@ -23,9 +23,11 @@ from align3r_ros.errors import Align3rError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from align3r_ros.bag.replay import ReplayMode
     from align3r_ros.bag.writer import Storage
+    from align3r_ros.config import EvaluationConfig, RunMode
     from align3r_ros.evaluation.depth_metrics import DepthAlignment
+
+    defaults = EvaluationConfig()
 
     parser = argparse.ArgumentParser(
         prog='align3r-replay', description='Replay a rosbag (rosbag2 sqlite3/mcap or ROS 1) '
@@ -41,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--prior-topic', help='depth Image used as the prior (16UC1 mm or '
                         '32FC1 m, e.g. an RGB-D camera; the node\'s prior/depth); associated '
                         'to images by stamp; units per prior.kind with --prior-backend external')
-    parser.add_argument('--mode', choices=[m.value for m in ReplayMode],
-                        default=ReplayMode.STREAMING.value, help='streaming (as the node, '
-                        'default) or offline (hierarchical alignment of the whole bag)')
+    parser.add_argument('--mode', choices=[m.value for m in RunMode],
+                        default=defaults.replay_mode.value, help='streaming (as the node, '
+                        f'default {defaults.replay_mode.value}) or offline (hierarchical '
+                        'alignment of the whole bag)')
     parser.add_argument('--storage', choices=[s.value for s in Storage],
                         default=Storage.SQLITE3.value, help='output storage (default sqlite3, '
                         'rosbag2 metadata version 8: Humble and Jazzy read it)')
@@ -58,74 +61,76 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--eval-alignment', choices=[a.value for a in DepthAlignment],
                         default=DepthAlignment.L1_SCALE_SHIFT.value,
                         help='depth alignment before the metrics (default l1: the paper)')
-    parser.add_argument('--depth-max', type=float, default=70.0, help='depth cap of the '
-                        'metrics in metres (default 70)')
-    parser.add_argument('--eval-max-frames', type=int, default=150, help='depth frames held '
-                        'for the metrics (evenly thinned beyond; default 150)')
+    parser.add_argument('--depth-max', type=float, default=defaults.depth_max,
+                        help=f'depth cap of the metrics in metres (default '
+                        f'{defaults.depth_max:g})')
+    parser.add_argument('--eval-max-frames', type=int, default=defaults.max_depth_frames,
+                        help='depth frames held for the metrics (evenly thinned beyond; '
+                        f'default {defaults.max_depth_frames})')
     parser.add_argument('--no-rectify', action='store_true', help='use images as recorded '
                         'even when CameraInfo has distortion')
-    parser.add_argument('--quiet', action='store_true', help='no progress bar or summary')
+    parser.add_argument('--quiet', action='store_true', help='no progress bars or summary')
     add_config_arguments(parser)
     return parser
 
 
 def _summary(outcome) -> str:
-    from align3r_ros.evaluation.report import report_to_dict
-
-    document = report_to_dict(outcome.report)
-    parts = [f'{document["frames"]} frames', f'{document["timing"]["ms_per_frame"] or 0:.1f} '
-             'ms/frame', 'metric' if document['metric_scale'] else 'relative scale']
-    if 'depth' in document:
-        parts.append(f'AbsRel {document["depth"]["abs_rel"]:.4f} '
-                     f'δ<1.25 {document["depth"]["delta_1_25"]:.4f}')
-    if 'pose' in document:
-        pose = document['pose']
-        parts.append(f'pose skipped: {pose["skipped"]}' if pose.get('skipped') else
-                     f'ATE {pose["ate"]:.4f} RPE-t {pose["rpe_trans"]:.4f} '
-                     f'RPE-r {pose["rpe_rot_deg"]:.3f}°')
+    """One line: frames, speed, scale and the metrics the run had ground truth for."""
+    report = outcome.report
+    parts = [f'{report.frames} frames', f'{report.ms_per_frame:.1f} ms/frame',
+             'metric' if report.metric_scale else 'relative scale']
+    evaluation = report.evaluation
+    if evaluation is not None and evaluation.depth is not None:
+        parts.append(f'AbsRel {evaluation.depth.abs_rel:.4f} '
+                     f'δ<1.25 {evaluation.depth.delta_1_25:.4f}')
+    if evaluation is not None and evaluation.pose is not None:
+        pose = evaluation.pose
+        parts.append(f'pose skipped: {pose.skipped}' if pose.skipped else
+                     f'ATE {pose.ate:.4f} RPE-t {pose.rpe_trans:.4f} '
+                     f'RPE-r {pose.rpe_rot_deg:.3f}°')
     return ', '.join(parts)
 
 
+def replay_with_progress(options, quiet: bool):
+    """:func:`~align3r_ros.tools.replay_run.run_replay` with progress bars: per frame
+    (streaming), per frame read then per offline stage (offline); log records go through the
+    bars. ``quiet`` shows none."""
+    from align3r_ros.tools.progress import Progress
+    from align3r_ros.tools.replay_run import run_replay
+
+    with Progress('align3r-replay', quiet) as progress:
+        return run_replay(options, progress=lambda done, total: progress.frames(
+            done, total, 'replay'), on_stage=progress.stage)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    from align3r_ros.bag.replay import ReplayMode, ReplayOptions, run_replay
     from align3r_ros.bag.writer import Storage
+    from align3r_ros.config import RunMode
     from align3r_ros.evaluation.depth_metrics import DepthAlignment
     from align3r_ros.evaluation.report import write_report
+    from align3r_ros.runtime import configure_runtime
+    from align3r_ros.tools.replay_run import ReplayOptions
 
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s')
-    progress_bar = None
     try:
         config = config_from_args(args, args.config)
+        configure_runtime(config.runtime)
         options = ReplayOptions(
             input=Path(args.input), output=Path(args.output), config=config,
-            mode=ReplayMode(args.mode), storage=Storage(args.storage),
+            mode=RunMode(args.mode), storage=Storage(args.storage),
             image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
             prior_topic=args.prior_topic,
             gt_depth_topic=args.gt_depth_topic, gt_pose_topic=args.gt_pose_topic,
             gt_tf_frame=args.gt_tf_frame, rectify=not args.no_rectify,
             eval_alignment=DepthAlignment(args.eval_alignment), depth_max=args.depth_max,
             eval_max_frames=args.eval_max_frames)
-        progress = None
-        if not args.quiet:
-            from tqdm import tqdm
-
-            def progress(done: int, total: int) -> None:
-                nonlocal progress_bar
-                if progress_bar is None:
-                    progress_bar = tqdm(total=total, unit='frame', desc='replay',
-                                        dynamic_ncols=True)
-                progress_bar.update(done - progress_bar.n)
-        outcome = run_replay(options, progress=progress)
-        if progress_bar is not None:
-            progress_bar.close()
+        outcome = replay_with_progress(options, args.quiet)
         if args.report:
             write_report(Path(args.report), outcome.report)
     except Align3rError as error:
-        if progress_bar is not None:
-            progress_bar.close()
         print(f'align3r-replay: error: {error}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ def _write_tum_sequence(folder, n, moving):
     (folder / 'groundtruth.txt').write_text('\n'.join(gt_lines) + '\n')
 
 
-def _fake_run_engine(frames, config, mode):
+def _fake_run_engine(frames, config, mode, progress=None, name=''):
     """Ground truth at scale 0.5 with an offset of 0.1 m in depth (recovered by L1 s, t)."""
     results = []
     for f in frames:
@@ -40,7 +40,7 @@ def _fake_run_engine(frames, config, mode):
         T[:3, 3] *= 0.5
         results.append(FrameResult(stamp_ns=f.stamp_ns, depth=(0.5 * f.gt_depth + 0.1).astype(
             np.float32), confidence=np.full(f.shape, 5.0, np.float32), K=np.eye(3),
-            T_world_cam=T, is_metric=False, dynamic_mask=np.zeros(f.shape, bool)))
+            T_world_cam=T, is_metric=False, dynamic_mask=np.zeros(f.shape, bool), tag=f.tag))
     return results
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
 from align3r_ros.bag.reader import BagReader
-from align3r_ros.bag.replay import ReplayMode, ReplayOptions, run_replay
-from align3r_ros.config import load_config
+from align3r_ros.config import RunMode, load_config
 from align3r_ros.errors import BagError
 from align3r_ros.structures import EngineStats, Frame, FrameResult
 from align3r_ros.tools import replay
+from align3r_ros.tools.replay_run import ReplayOptions, run_replay
 
 GT_TOPICS = ['--gt-depth-topic', '/camera/depth/image_raw', '--gt-pose-topic',
              '/ground_truth/pose']
@@ -58,7 +58,7 @@ class FakeEngine:
         return FrameResult(stamp_ns=frame.stamp_ns, depth=(0.5 * gt_depth).astype(
             np.float32), confidence=np.full(frame.shape, 5.0, np.float32), K=frame.K,
             T_world_cam=T, is_metric=False, dynamic_mask=np.zeros(frame.shape, bool),
-            rgb=frame.rgb)
+            rgb=frame.rgb, tag=frame.tag)
 
     def push(self, frame):
         self.held.append(frame)
@@ -70,6 +70,11 @@ class FakeEngine:
         results = [self._result(f) for f in self.held]
         self.held = []
         return results
+
+
+def _fake_backends(config):
+    """No weights: the offline tests replace align_sequence, which alone would use these."""
+    return object(), None
 
 
 def test_replay_with_fake_engine_writes_outputs_and_exact_metrics(kitchen_bag, kitchen, tmp_path):
@@ -133,12 +138,13 @@ def test_offline_mode_uses_align_sequence(kitchen_bag, tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_align_sequence(frames, config):
+    def fake_align_sequence(frames, config, pairwise_backend, prior_backend):
         calls.append(len(frames))
         return [FakeEngine(config)._result(f) for f in frames]
     monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
+    monkeypatch.setattr(engine_module, 'build_backends', _fake_backends)
     options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
-                            mode=ReplayMode.OFFLINE, gt_pose_topic='/ground_truth/pose')
+                            mode=RunMode.OFFLINE, gt_pose_topic='/ground_truth/pose')
     outcome = run_replay(options)
     assert calls == [4] and outcome.frames_written == 4 and outcome.report.evaluation.pose.ok
 
@@ -341,13 +347,14 @@ def test_offline_mode_drops_frames_without_the_prior_a_network_needs(
 
     calls = []
 
-    def fake_align_sequence(frames, config):
+    def fake_align_sequence(frames, config, pairwise_backend, prior_backend):
         calls.append([f.prior is not None for f in frames])
         return [FakeEngine(config)._result(f) for f in frames]
     monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
+    monkeypatch.setattr(engine_module, 'build_backends', _fake_backends)
     config = load_config({'pairwise': {'backend': 'torch'}, 'prior': {'backend': 'external'}})
     options = ReplayOptions(input=half_prior_bag, output=tmp_path / 'out', config=config,
-                            mode=ReplayMode.OFFLINE, prior_topic='/camera/depth/image_raw')
+                            mode=RunMode.OFFLINE, prior_topic='/camera/depth/image_raw')
     outcome = run_replay(options)
     assert calls == [[True, True]] and outcome.frames_written == 2
     assert any(w.endswith('they were dropped: the pairwise network needs a prior')

@@ -1,42 +1,48 @@
-"""Bag in, bag out: a recorded bag through the engine into a bag of the node's outputs.
+"""The replay use case: a recorded bag through the engine into a bag of the node's outputs.
 
-The same engine and the same message builders as the live node; the input's image stamps become
-the output stamps. A depth topic (an RGB-D camera, a depth network node) may serve as the prior,
-as the node's ``prior/depth`` does. Ground truth in the bag (depth, poses) is associated by stamp
-and scored with the paper's protocol. Nothing is written at the output path unless at least one
+``align3r-replay`` (:mod:`align3r_ros.tools.replay`) and ``align3r-demo`` run it. The same engine
+and the same message builders as the live node; the input's image stamps become the output
+stamps. A depth topic (an RGB-D camera, a depth network node) may serve as the prior, as the
+node's ``prior/depth`` does. Ground truth in the bag (depth, poses) is associated by stamp and
+scored with the paper's protocol. Nothing is written at the output path unless at least one
 frame produced a result and the bag closed cleanly.
+
+``bag/`` only reads and writes bags; this module composes it with the engine (through the one
+feed loop, :func:`align3r_ros.feed.run_frames`) and the evaluation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS, BagFrame, BagFrameSource
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.result_writer import ResultBagWriter
 from align3r_ros.bag.topics import InputTopics, select_input_topics
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
-from align3r_ros.config import (Align3rConfig, CheckpointPrior, PairwiseBackendKind,
-                                PriorBackendKind, PriorKind, StrEnum)
-from align3r_ros.errors import BagError
+from align3r_ros.config import (Align3rConfig, CheckpointPrior, EvaluationConfig,
+                                PairwiseBackendKind, PriorBackendKind, PriorKind, RunMode)
+from align3r_ros.errors import BagError, InputError
 from align3r_ros.evaluation.collector import EvaluationCollector
-from align3r_ros.evaluation.depth_metrics import DEFAULT_DEPTH_MAX, DepthAlignment
+from align3r_ros.evaluation.depth_metrics import DepthAlignment
 from align3r_ros.evaluation.report import RunReport
+from align3r_ros.feed import OfflineEngine, StageCallback, run_frames
 from align3r_ros.messages.diagnostics import PipelineHealth
-from align3r_ros.structures import FrameResult
+from align3r_ros.structures import Frame, FrameEngine, FrameResult
 
 logger = logging.getLogger(__name__)
 
+#: Called with (frames read, frames in the bag) after every input frame.
 ProgressCallback = Callable[[int, int], None]
+#: Builds the engine a replay drives (tests inject fakes).
+EngineFactory = Callable[[Align3rConfig], FrameEngine]
 
-
-class ReplayMode(StrEnum):
-    STREAMING = 'streaming'  # Engine.push per frame, results a clip late (as the node)
-    OFFLINE = 'offline'      # align_sequence on all frames (hierarchical)
+_EVAL = EvaluationConfig()
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class ReplayOptions:
     input: Path
     output: Path
     config: Align3rConfig
-    mode: ReplayMode = ReplayMode.STREAMING
+    mode: RunMode = RunMode.STREAMING
     storage: Storage = Storage.SQLITE3
     image_topic: Optional[str] = None
     camera_info_topic: Optional[str] = None
@@ -56,8 +62,8 @@ class ReplayOptions:
     gt_tf_frame: Optional[str] = None
     rectify: bool = True
     eval_alignment: DepthAlignment = DepthAlignment.L1_SCALE_SHIFT
-    depth_max: float = DEFAULT_DEPTH_MAX
-    eval_max_frames: int = 150
+    depth_max: float = _EVAL.depth_max
+    eval_max_frames: int = _EVAL.max_depth_frames
 
 
 @dataclass(frozen=True)
@@ -70,50 +76,46 @@ class ReplayOutcome:
     frames_written: int
 
 
-class _Run:
-    """State of one replay: engine, writers, pending frames, evaluation."""
+class _Sink:
+    """Where results go: the output bag and the evaluation (each result carries its BagFrame)."""
 
-    def __init__(self, options: ReplayOptions, engine, writer: ResultBagWriter,
+    def __init__(self, engine: FrameEngine, writer: ResultBagWriter,
                  collector: EvaluationCollector, source: BagFrameSource) -> None:
-        self.options = options
+        self.engine = engine
         self.writer = writer
         self.collector = collector
         self.source = source
-        self.engine = engine
-        self.pending: Dict[int, BagFrame] = {}
         self.metric: List[bool] = []
 
-    def handle(self, results: List[FrameResult]) -> None:
-        for result in results:
-            bag_frame = self.pending.pop(int(result.stamp_ns), None)
-            if bag_frame is None:
-                logger.warning('result for unknown stamp %d ignored', result.stamp_ns)
-                continue
-            self.writer.write(result, bag_frame.frame_id, self._health(result))
-            self.collector.add(result, bag_frame.frame)
-            self.metric.append(bool(result.is_metric))
-        if results:  # frames the engine dropped never come back: forget them
-            newest = max(int(r.stamp_ns) for r in results)
-            for stamp in [s for s in self.pending if s <= newest]:
-                del self.pending[stamp]
+    def __call__(self, result: FrameResult) -> None:
+        bag_frame = result.tag
+        if not isinstance(bag_frame, BagFrame):
+            logger.warning('result %d without its input frame ignored', result.stamp_ns)
+            return
+        self.writer.write(result, bag_frame.frame_id, self._health())
+        self.collector.add(result, bag_frame.frame)
+        self.metric.append(bool(result.is_metric))
 
-    def _health(self, result: FrameResult) -> PipelineHealth:
-        stats = getattr(self.engine, 'stats', None)
+    def _health(self) -> PipelineHealth:
+        stats = self.engine.stats
         return PipelineHealth(
-            frames_received=getattr(stats, 'frames_in', 0),
-            frames_published=self.writer.frames_written + 1,
-            frames_dropped=getattr(stats, 'frames_dropped', 0),
-            frames_rejected=self.source.frames_skipped,
-            engine_resets=getattr(stats, 'resets', 0),
-            stage_ms=tuple((str(k), float(v)) for k, v in
-                           sorted(getattr(stats, 'stage_ms', {}).items())))
+            frames_received=stats.frames_in, frames_published=self.writer.frames_written + 1,
+            frames_dropped=stats.frames_dropped, frames_rejected=self.source.frames_skipped,
+            engine_resets=stats.resets, timings=stats.timings)
 
 
-def _default_engine_factory(config: Align3rConfig):
-    from align3r_ros.engine import Engine
-    from align3r_ros.runtime import configure_runtime
-    configure_runtime(config.runtime)
-    return Engine.from_config(config)
+def default_engine_factory(mode: RunMode,
+                           on_stage: Optional[StageCallback] = None) -> EngineFactory:
+    """The real engine of ``mode`` (streaming :class:`Engine`, or :class:`OfflineEngine`).
+
+    Backends (weights) load when the factory is called, before any output is touched.
+    """
+    def build(config: Align3rConfig) -> FrameEngine:
+        if mode is RunMode.OFFLINE:
+            return OfflineEngine(config, on_stage=on_stage)
+        from align3r_ros.engine import Engine
+        return Engine.from_config(config)
+    return build
 
 
 def _copy_static_tf(reader: BagReader, writer: ResultBagWriter, warnings: List[str]) -> None:
@@ -127,15 +129,17 @@ def _copy_static_tf(reader: BagReader, writer: ResultBagWriter, warnings: List[s
         warnings.append(f'/tf_static not copied: {exc}')
 
 
-def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
-               progress: Optional[ProgressCallback] = None) -> ReplayOutcome:
+def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] = None,
+               progress: Optional[ProgressCallback] = None,
+               on_stage: Optional[StageCallback] = None) -> ReplayOutcome:
     """Replay ``options.input`` into ``options.output``.
 
     Args:
         options: the run.
-        engine_factory: config -> engine with ``push``/``flush`` (tests inject fakes); only
-            used in streaming mode.
-        progress: called with (frames done, frames total) after every input frame.
+        engine_factory: config -> engine (default: :func:`default_engine_factory` of
+            ``options.mode``).
+        progress: called with (frames read, frames total) after every input frame.
+        on_stage: offline mode's alignment stages (with the default engine factory).
 
     Raises:
         BagError: unreadable input, missing topics (listing those that exist), an existing
@@ -146,6 +150,7 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
     if options.output.exists():
         raise BagError(f'output {options.output} exists already; choose another path or '
                        'remove it')
+    factory = engine_factory or default_engine_factory(options.mode, on_stage)
     with BagReader(options.input) as reader:
         topics = select_input_topics(reader.topics, options.image_topic,
                                      options.camera_info_topic, options.gt_depth_topic,
@@ -154,19 +159,26 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
         source = BagFrameSource(reader, topics, rectify=options.rectify)
         plan = source.scan()
         collector = EvaluationCollector(options.eval_alignment, options.depth_max,
-                                        options.eval_max_frames)
+                                        options.eval_max_frames,
+                                        conf_threshold=options.config.output.conf_threshold)
         warnings = plan.warnings
-        # Backends (weights) load before the output is touched: a bad config fails fast.
-        engine = engine_factory(options.config) if options.mode is ReplayMode.STREAMING \
-            else None
+        engine = factory(options.config)  # before the output is touched: fails fast
         with AtomicBagWriter(options.output, options.storage) as bag:
             writer = ResultBagWriter(bag, options.config)
-            run = _Run(options, engine, writer, collector, source)
+            sink = _Sink(engine, writer, collector, source)
             _copy_static_tf(reader, writer, warnings)
-            frames_read = _feed(run, source, plan.num_frames, options, progress)
-            _warn_missing_priors(source, frames_read, options.config, warnings)
+            frames = _EngineFrames(source, options)
+            try:
+                run_frames(engine, frames.tagged(), sink,
+                           on_frame=(lambda _: progress(frames.read, plan.num_frames))
+                           if progress else None)
+            except InputError as error:
+                if options.mode is not RunMode.OFFLINE:
+                    raise
+                raise BagError(f'{error}{frames.skipped_note()}') from error
+            _warn_missing_priors(source, frames.read, options.config, warnings)
             if writer.frames_written == 0:
-                last_status = getattr(getattr(engine, 'stats', None), 'last_status', '')
+                last_status = engine.stats.last_status
                 reasons = '; '.join(warnings[-3:] + ([f'engine: {last_status}']
                                                      if last_status else [])) or \
                     'the engine returned no result'
@@ -176,44 +188,41 @@ def run_replay(options: ReplayOptions, engine_factory=_default_engine_factory,
     if topics.has_ground_truth and evaluation is None:
         warnings.append('ground truth was requested but never associated with a result')
     report = RunReport(
-        frames=writer.frames_written, metric_scale=bool(run.metric) and all(run.metric),
+        frames=writer.frames_written, metric_scale=bool(sink.metric) and all(sink.metric),
         total_s=total_s, evaluation=evaluation, alignment=options.eval_alignment,
         depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
         settings=_settings(options, topics), warnings=tuple(warnings))
-    return ReplayOutcome(report=report, topics=topics, frames_read=frames_read,
+    return ReplayOutcome(report=report, topics=topics, frames_read=frames.read,
                          frames_written=writer.frames_written)
 
 
-def _feed(run: _Run, source: BagFrameSource, total: int, options: ReplayOptions,
-          progress: Optional[ProgressCallback]) -> int:
-    frames_read = 0
-    if options.mode is ReplayMode.OFFLINE:
-        from align3r_ros.engine import align_sequence
+class _EngineFrames:
+    """The bag's frames as engine input, each tagged with its :class:`BagFrame`.
 
-        frames: List[BagFrame] = []
-        skip_without_prior = bool(options.prior_topic) and _prior_required(options.config)
-        for bag_frame in source:
-            frames_read += 1
-            if not (skip_without_prior and bag_frame.frame.prior is None):
-                frames.append(bag_frame)  # else align_sequence would refuse the whole sequence
-            if progress:
-                progress(frames_read, total)
-        if len(frames) < 2:
-            without_prior = f' ({frames_read - len(frames)} more without a prior on ' \
-                f'{options.prior_topic})' if frames_read > len(frames) else ''
-            raise BagError(f'offline mode needs at least 2 usable frames, got {len(frames)}'
-                           f'{without_prior}')
-        run.pending = {int(f.frame.stamp_ns): f for f in frames}
-        run.handle(align_sequence([f.frame for f in frames], options.config))
-        return frames_read
-    for bag_frame in source:
-        frames_read += 1
-        run.pending[int(bag_frame.frame.stamp_ns)] = bag_frame
-        run.handle(run.engine.push(bag_frame.frame))
-        if progress:
-            progress(frames_read, total)
-    run.handle(run.engine.flush())
-    return frames_read
+    In offline mode a frame without the prior the pairwise network needs is left out (the
+    whole sequence would otherwise be refused); the streaming engine drops such frames itself.
+    """
+
+    def __init__(self, source: BagFrameSource, options: ReplayOptions) -> None:
+        self.source = source
+        self.options = options
+        self.read = 0
+        self.left_out = 0
+
+    def tagged(self) -> Iterator[Frame]:
+        skip_without_prior = self.options.mode is RunMode.OFFLINE and \
+            bool(self.options.prior_topic) and _prior_required(self.options.config)
+        for bag_frame in self.source:
+            self.read += 1
+            if skip_without_prior and bag_frame.frame.prior is None:
+                self.left_out += 1
+                continue
+            yield dataclasses.replace(bag_frame.frame, tag=bag_frame)
+
+    def skipped_note(self) -> str:
+        if not self.left_out:
+            return ''
+        return f' ({self.left_out} more without a prior on {self.options.prior_topic})'
 
 
 def _prior_required(config: Align3rConfig) -> bool:
