@@ -200,6 +200,9 @@ def config_from_yaml_file(path: 'os.PathLike[str] | str',
             document = yaml.safe_load(stream)
     except FileNotFoundError:
         raise ConfigError(f'config file not found: {path}') from None
+    except IsADirectoryError:
+        raise ConfigError(f'config file {path} is a folder; give the parameter YAML file '
+                          '(e.g. config/align3r.yaml)') from None
     except yaml.YAMLError as exc:
         raise ConfigError(f'config file {path} is not valid YAML: {exc}') from None
     if document is None:

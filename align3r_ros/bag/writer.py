@@ -144,6 +144,30 @@ def publish(staging: Path, output: Path, overwrite: bool = False) -> None:
 
 
 @contextlib.contextmanager
+def set_aside(output: 'Path | str', enabled: bool = True) -> Iterator[None]:
+    """For writers that refuse an existing path: move ``output`` out of their way meanwhile.
+
+    With ``enabled`` and ``output`` present, it waits as ``.NAME.replaced-PID`` while the block
+    runs; it is deleted when the block succeeds and put back when the block fails (Ctrl-C and
+    SIGTERM included; whatever the block left at ``output`` is removed first).
+    """
+    output = Path(output)
+    if not enabled or not (output.exists() or output.is_symlink()):
+        yield
+        return
+    aside = staging_path(output, 'replaced')
+    _remove(aside)
+    os.replace(output, aside)
+    try:
+        yield
+    except BaseException:
+        _remove(output)
+        os.replace(aside, output)
+        raise
+    _remove(aside)
+
+
+@contextlib.contextmanager
 def staged(output: 'Path | str', overwrite: bool = False) -> Iterator[Path]:
     """Write a file or folder at a hidden staging path; it becomes ``output`` on a clean exit.
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 from align3r_ros.config import StrEnum
-from align3r_ros.errors import Align3rError, ConfigError
+from align3r_ros.errors import Align3rError, AlignmentError, ConfigError
 
 
 class ExitCode(IntEnum):
@@ -179,6 +179,25 @@ def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -
             for note in remove_stale_staging(location.path):
                 print(f'{prog}: {note}', file=sys.stderr)
         check_output(location, force)
+
+
+def check_results(report) -> None:
+    """Refuse to call a run a success when it produced nothing valid (exit status 1).
+
+    Args:
+        report: the run's :class:`~align3r_ros.evaluation.report.RunReport`.
+
+    Raises:
+        AlignmentError: no frame has a result, or ground-truth depth was scored against results
+            none of which held a valid depth (every alignment failed).
+    """
+    if report.frames == 0:
+        raise AlignmentError(f'no frame of {report.source or "the input"} produced a result')
+    evaluation = report.evaluation
+    if evaluation is not None and evaluation.depth_frames > 0 and evaluation.depth is None:
+        raise AlignmentError(f'none of the {report.frames} results holds a valid depth map '
+                             f'to score against the ground truth (every alignment failed?); '
+                             f'the outputs were written but are not usable')
 
 
 def describe_error(error: BaseException) -> str:

@@ -115,3 +115,10 @@ def test_oracle_without_ground_truth_names_the_flags():
     message = str(caught.value)
     assert 'no ground-truth depth and no ground-truth pose' in message
     assert '--gt-depth-topic and --gt-pose-topic (or --gt-tf-frame)' in message
+
+
+def test_config_pointing_at_a_folder_is_a_config_error(tmp_path):
+    from align3r_ros.errors import ConfigError
+
+    with pytest.raises(ConfigError, match='is a folder; give the parameter YAML file'):
+        config_io.config_from_yaml_file(tmp_path)

@@ -88,3 +88,22 @@ def test_weights_download_dest_must_be_a_folder(tmp_path):
     (tmp_path / 'afile').write_text('x')
     done = run_tool('weights', ['download', 'align3r_depthpro', '--dest', tmp_path / 'afile'])
     assert done.code == 2 and len(done.err_lines) == 1 and 'is a file' in done.err
+
+
+def test_set_aside_restores_on_failure_and_drops_on_success(tmp_path):
+    from align3r_ros.bag.writer import set_aside
+
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'old').write_text('old')
+    with pytest.raises(KeyboardInterrupt):
+        with set_aside(out):
+            assert not out.exists()  # out of the way of a writer that refuses existing paths
+            out.mkdir()
+            (out / 'half').write_text('new, unfinished')
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ['old'] and hidden_entries(tmp_path) == []
+    with set_aside(out):
+        out.mkdir()
+        (out / 'new').write_text('new')
+    assert sorted(p.name for p in out.iterdir()) == ['new'] and hidden_entries(tmp_path) == []
