@@ -4,10 +4,21 @@ Streaming (:class:`Engine`): ``push(frame)`` returns the results of a clip when 
 (``clip.length`` frames, so results arrive one clip late), ``flush()`` emits a partial clip.
 Offline (:func:`align_sequence`): the hierarchical scheme on a whole sequence.
 
-Bad input never stops the engine: a frame whose stamp does not increase is dropped and counted;
-a frame of a new size emits the pending clip and resets the world (``status`` says so); a frame
-that cannot be prepared is dropped; a failed solve yields finite fallback poses, NaN depth and a
-status. Held state is bounded by one clip plus the keyframe window. No ROS import here.
+The engine owns the frame policy, for the node and the tools alike (transports only convert
+and hand frames over):
+
+* stamps: a frame whose stamp equals the previous accepted one is dropped and counted
+  ('dropped: duplicate stamp ...'); a stamp that goes backwards (a bag loop, a restarted
+  driver) emits the held frames, then resets the world ('reset: stamp went backwards ...',
+  ``EngineStats.resets``) and the frame starts the new world;
+* size: a frame of a new size emits the held frames and resets the world alike;
+* ``FrameResult.world_id`` counts the resets, so consumers restart paths where worlds change;
+* rectification and K: the :class:`FramePreparer` (distorted images are rectified; unknown
+  principal point = (W/2, H/2), see ``structures``);
+* a frame that cannot be prepared is dropped (before any reset: one unusable frame never
+  resets the world); a failed solve yields finite fallback poses, NaN depth and a status.
+
+Held state is bounded by one clip plus the keyframe window. No ROS import here.
 """
 
 from __future__ import annotations
@@ -66,6 +77,7 @@ class Engine:
         self._stats = EngineStats()
         self._last_stamp: Optional[int] = None
         self._input_hw: Optional[tuple] = None
+        self._world_id = 0
 
     @classmethod
     def from_config(cls, config: ConfigSource) -> 'Engine':
@@ -88,35 +100,54 @@ class Engine:
         return self._stream.held_frames
 
     def push(self, frame: Frame) -> List[FrameResult]:
-        """Add one frame; returns the results of every frame of a completed clip, else []."""
+        """Add one frame; returns the results that became ready (a completed clip), else [].
+
+        The frame policy (module docstring) applies first; the results of held frames that a
+        reset emits come first, with the old ``world_id``.
+        """
         self._count(frames_in=1)
         stamp = int(frame.stamp_ns)
-        if self._last_stamp is not None and stamp <= self._last_stamp:
-            return self._drop(f'dropped: stamp {stamp} not after {self._last_stamp}')
+        if stamp == self._last_stamp:
+            return self._drop(f'dropped: duplicate stamp {stamp}')
         start = time.perf_counter()
-        try:  # before the size check: one unusable frame must not reset the stream
+        try:  # before the reset checks: one unusable frame must not reset the stream
             prepared: PreparedFrame = self._prepare.prepare(frame, key=stamp)
         except Align3rError as error:
             return self._drop(f'dropped: {error}')
         prepare_ms = 1e3 * (time.perf_counter() - start)
-        results: List[FrameResult] = []
+        reasons = []
+        if self._last_stamp is not None and stamp < self._last_stamp:
+            reasons.append(f'stamp went backwards {self._last_stamp} -> {stamp}')
         shape = tuple(frame.shape)
         if self._input_hw is not None and shape != self._input_hw:
-            results = self._stream.reset(f'reset: size changed {self._input_hw} -> {shape}')
+            reasons.append(f'size changed {self._input_hw} -> {shape}')
+        results: List[FrameResult] = []
+        reset_status = ''
+        if reasons:
+            reset_status = 'reset: ' + ', '.join(reasons)
+            results = self._in_world(self._stream.reset(reset_status))
+            self._world_id += 1
             self._count(resets=1)
         self._last_stamp = stamp
         self._input_hw = shape
-        results += self._stream.push(prepared)
-        return self._emitted(results, prepare_ms)
+        new = self._in_world(self._stream.push(prepared))
+        return self._emitted(results + new, prepare_ms,
+                             status=new[-1].status if new else reset_status)
 
     def flush(self) -> List[FrameResult]:
-        """Align and emit the frames of a partial clip (end of stream)."""
-        return self._emitted(self._stream.flush(), self._stats.timings.prepare_ms)
+        """Align and emit every held frame (end of stream); the world is kept."""
+        return self._emitted(self._in_world(self._stream.flush()),
+                             self._stats.timings.prepare_ms)
 
-    def _emitted(self, results: List[FrameResult], prepare_ms: float) -> List[FrameResult]:
+    def _in_world(self, results: List[FrameResult]) -> List[FrameResult]:
+        return [r if r.world_id == self._world_id else
+                dataclasses.replace(r, world_id=self._world_id) for r in results]
+
+    def _emitted(self, results: List[FrameResult], prepare_ms: float,
+                 status: str = '') -> List[FrameResult]:
         timings: StageTimings = self._stream.timings if results else self._stats.timings
         timings = dataclasses.replace(timings, prepare_ms=prepare_ms)
-        status = results[-1].status if results else self._stats.last_status
+        status = status or (results[-1].status if results else self._stats.last_status)
         self._stats = dataclasses.replace(self._stats,
                                           frames_out=self._stats.frames_out + len(results),
                                           last_status=status, timings=timings)

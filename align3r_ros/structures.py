@@ -3,8 +3,11 @@
 Conventions (everywhere in the package): camera axes are REP 103 optical (x right, y down,
 z forward); ``T_a_b`` is a 4x4 homogeneous transform mapping points from frame b into frame a, so
 ``T_world_cam`` is camera-to-world; ``K`` is 3x3 in pixels for a stated resolution, with pixel
-centres at integer coordinates; depth is metres along z when metric, arbitrary units otherwise;
-stamps are integer nanoseconds. Arrays are numpy, batch-first.
+centres at integer coordinates, and a principal point that is not known (not in the frame's K,
+not configured) is (W/2, H/2) — the official alignment's convention (DUSt3R keeps it fixed
+there), so a configured K and an estimated one agree (``geometry.camera``); depth is metres
+along z when metric, arbitrary units otherwise; stamps are integer nanoseconds. Arrays are
+numpy, batch-first.
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ class FrameResult:
     Attributes:
         stamp_ns: the input frame's stamp (outputs are stamped with it, never with now()).
         depth: (H, W) float32 at the frame's resolution (or the network's, per
-            ``output.resolution``); metres when ``is_metric``; NaN where invalid.
+            ``output.resolution``); metres when ``is_metric``; NaN where not finite or not
+            positive. Low-confidence pixels are kept: outputs mask them with
+            :meth:`masked_depth` and the threshold in force (``output.conf_threshold``).
         confidence: (H, W) float32, the aligned per-pixel confidence (>= 1 where valid, 0 invalid).
         K: (3, 3) float64 intrinsics at the resolution of ``depth``.
         T_world_cam: (4, 4) float64 camera-to-world pose in the engine's world frame.
@@ -73,6 +78,9 @@ class FrameResult:
         status: '' normally; otherwise a short note (e.g. 'reset: size changed') that tools
             and the node put in diagnostics.
         tag: the ``Frame.tag`` the caller gave with this frame, unchanged.
+        world_id: which world ``T_world_cam`` is in: the engine counts it up when it resets
+            the world (stamp went backwards, image size changed); poses of different
+            ``world_id`` are not comparable (a path restarts).
     """
 
     stamp_ns: int
@@ -86,6 +94,17 @@ class FrameResult:
     residual: float = float('nan')
     status: str = ''
     tag: Any = None
+    world_id: int = 0
+
+    def masked_depth(self, conf_threshold: float) -> np.ndarray:
+        """(H, W) float32 depth, NaN where invalid or where confidence < ``conf_threshold``.
+
+        The one confidence mask of the package: published depth, clouds and evaluation use it.
+        """
+        with np.errstate(invalid='ignore'):
+            confident = np.asarray(self.confidence) >= conf_threshold
+        return np.where(confident, np.asarray(self.depth, dtype=np.float32),
+                        np.float32(np.nan)).astype(np.float32, copy=False)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ the progress bar). The second decodes images and depth (the prior topic and the 
 topic, associated alike; they may be one topic) and yields frames in stamp order, holding only the
 depth maps that still wait for their image.
 
-Input problems never stop the replay silently: a frame that cannot be used (unknown encoding,
-empty image, stamp not after the previous one) is skipped and counted in ``warnings``; when no
-frame at all can be used a :class:`BagError` says why.
+Input problems never stop the replay silently: a frame that cannot be decoded (unknown encoding,
+empty image, CameraInfo of another size) is skipped and counted in ``warnings``; when no frame at
+all can be used a :class:`BagError` says why. Stamps are handed over as recorded: the engine's
+frame policy decides about equal or backward stamps (``engine`` module docstring).
 """
 
 from __future__ import annotations
@@ -217,7 +218,6 @@ class BagFrameSource:
         poses, has_pose = self._associated_poses(image_ns)
         pending: List[Tuple[int, Any]] = []   # images waiting for their depth maps
         image_index = 0
-        last_stamp: Optional[int] = None
         for item in self.reader.messages([t.image] + list(self._depth)):
             if item.topic == t.image:
                 pending.append((image_index, item.msg))
@@ -231,15 +231,9 @@ class BagFrameSource:
                 pending.pop(0)
                 taken = {topic: depth.take(i) for topic, depth in self._depth.items()}
                 gt_depth, prior = taken.get(t.gt_depth), taken.get(t.prior)
-                stamp = int(image_ns[i])
-                if last_stamp is not None and stamp <= last_stamp:
-                    self._skip(f'image stamp {stamp} ns is not after the previous '
-                               f'{last_stamp} ns')
-                    continue
-                bag_frame = self._make_frame(msg, stamp, gt_depth, prior,
+                bag_frame = self._make_frame(msg, int(image_ns[i]), gt_depth, prior,
                                              poses[i] if has_pose[i] else None)
                 if bag_frame is not None:
-                    last_stamp = stamp
                     if t.prior and prior is None:
                         self.frames_without_prior += 1
                     yield bag_frame

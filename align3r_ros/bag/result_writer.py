@@ -1,9 +1,9 @@
 """Engine results -> the topics the live node publishes, written into a bag.
 
-Messages are built by the same pure functions as the node (:mod:`align3r_ros.messages`) with the
-``rosbags`` Humble classes. Topic names are those of a node named ``align3r`` in the root
-namespace (``~/depth/image`` -> ``/align3r/depth/image``). Every output is stamped with the input
-image's stamp; the depth image and its CameraInfo share one header (stamp and optical frame).
+Messages come from the node's composition (:func:`align3r_ros.messages.compose.compose_result`)
+with the ``rosbags`` Humble classes: the same stamps, frames, mask and TF as the live node. Topic
+names are those of a node named ``align3r`` in the root namespace (``~/depth/image`` ->
+``/align3r/depth/image``).
 """
 
 from __future__ import annotations
@@ -12,22 +12,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from align3r_ros.bag.writer import AtomicBagWriter, Durability
 from align3r_ros.config import Align3rConfig, TfMode
 from align3r_ros.errors import ConfigError
 from align3r_ros.messages import MessageTypes
-from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+from align3r_ros.messages.compose import camera_frame_id, compose_result
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
-from align3r_ros.messages.header import make_header
-from align3r_ros.messages.image import depth_to_image_msg
-from align3r_ros.messages.odometry import BoundedPath, pose_to_odometry_msg, pose_to_pose_stamped
-from align3r_ros.messages.point_cloud import depth_to_cloud_msg
-from align3r_ros.messages.transforms import matrix_to_transform_stamped
+from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.structures import FrameResult
-
-DEFAULT_OPTICAL_FRAME = 'camera_optical_frame'
 
 
 @dataclass(frozen=True)
@@ -42,14 +34,6 @@ class OutputTopicNames:
     tf: str = '/tf'
     tf_static: str = '/tf_static'
     diagnostics: str = '/diagnostics'
-
-
-def masked_depth(result: FrameResult, conf_threshold: float) -> np.ndarray:
-    """(H, W) float32 depth with NaN where invalid or below the confidence threshold."""
-    depth = np.array(result.depth, dtype=np.float32)
-    with np.errstate(invalid='ignore'):
-        depth[~(np.asarray(result.confidence) >= conf_threshold)] = np.nan
-    return depth
 
 
 class ResultBagWriter:
@@ -89,8 +73,8 @@ class ResultBagWriter:
         self.frames_written = 0
 
     def camera_frame(self, input_frame_id: str) -> str:
-        """The optical frame of the outputs: the config override, the image's, or a default."""
-        return self.config.frames.camera_frame or input_frame_id or DEFAULT_OPTICAL_FRAME
+        """The optical frame of the outputs: the config override, the image's, or the fallback."""
+        return camera_frame_id(input_frame_id, self.config)
 
     def write_static_transforms(self, stamp_ns: int, msg: Any) -> None:
         """Copy an input /tf_static message (transient-local, as latched TF is)."""
@@ -100,34 +84,23 @@ class ResultBagWriter:
 
     def write(self, result: FrameResult, input_frame_id: str, health: PipelineHealth) -> None:
         """Write every enabled output of one result (log time = stamp = the image stamp)."""
-        types, names, out = self.types, self.names, self.config.output
-        stamp = int(result.stamp_ns)
-        frame_id = self.camera_frame(input_frame_id)
-        world = self.config.frames.world_frame
-        header = make_header(stamp, frame_id, types)
-        depth = masked_depth(result, out.conf_threshold)
-        height, width = depth.shape
-        if out.publish_depth:
-            self.bag.write(names.depth, stamp, depth_to_image_msg(depth, header, types))
-            self.bag.write(names.depth_info, stamp,
-                           intrinsics_to_camera_info(result.K, width, height, header, types))
-        if out.publish_cloud:
-            cloud = depth_to_cloud_msg(depth, result.K, header, types, rgb=result.rgb,
-                                       stride=out.point_stride, organized=out.organized_cloud)
-            self.bag.write(names.points, stamp, cloud)
-        if self.config.frames.tf_mode is TfMode.DIRECT:
-            transform = matrix_to_transform_stamped(result.T_world_cam, stamp, world, frame_id,
-                                                    types)
-            self.bag.write(names.tf, stamp, types.TFMessage(transforms=[transform]))
-        if out.publish_odometry:
-            self.bag.write(names.odometry, stamp, pose_to_odometry_msg(
-                result.T_world_cam, stamp, world, frame_id, types))
-            self._path.add(pose_to_pose_stamped(result.T_world_cam, stamp, world, types), stamp)
-            self.bag.write(names.path, stamp, self._path.to_msg(stamp, world, types))
+        names, stamp = self.names, int(result.stamp_ns)
+        messages = compose_result(result, input_frame_id, self.config, self.types)
+        for topic, msg in ((names.depth, messages.depth), (names.depth_info, messages.depth_info),
+                           (names.points, messages.cloud), (names.odometry, messages.odometry)):
+            if msg is not None:
+                self.bag.write(topic, stamp, msg)
+        if messages.transform is not None:
+            self.bag.write(names.tf, stamp, self.types.TFMessage(transforms=[messages.transform]))
+        if messages.pose is not None:
+            world = self.config.frames.world_frame
+            self._path.add(messages.pose, world_id=result.world_id)
+            self.bag.write(names.path, stamp, self._path.to_msg(stamp, world, self.types))
         # The scale state, residual and status of this very result (the counters are the
         # caller's).
         health = dataclasses.replace(health, is_metric=bool(result.is_metric),
                                      residual=float(result.residual),
                                      status=result.status or health.status)
-        self.bag.write(names.diagnostics, stamp, health_to_diagnostics_msg(health, stamp, types))
+        self.bag.write(names.diagnostics, stamp,
+                       health_to_diagnostics_msg(health, stamp, self.types))
         self.frames_written += 1

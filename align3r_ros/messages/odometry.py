@@ -40,11 +40,15 @@ def pose_to_pose_stamped(T_world_child: np.ndarray, stamp_ns: int, world_frame: 
 
 
 class BoundedPath:
-    """The last ``max_length`` poses as nav_msgs/Path; a stamp going backwards clears it."""
+    """The last ``max_length`` poses of one world as nav_msgs/Path.
+
+    The path restarts when the engine resets its world (``FrameResult.world_id`` changes: a
+    stamp went backwards, the image size changed): poses of two worlds are not comparable.
+    """
 
     def __init__(self, max_length: int) -> None:
         self._poses: Deque[Any] = deque(maxlen=max(int(max_length), 1))
-        self._last_stamp_ns: Optional[int] = None
+        self._world_id: Optional[int] = None
 
     def __len__(self) -> int:
         return len(self._poses)
@@ -59,14 +63,14 @@ class BoundedPath:
 
     def clear(self) -> None:
         self._poses.clear()
-        self._last_stamp_ns = None
+        self._world_id = None
 
-    def add(self, pose_stamped: Any, stamp_ns: int) -> None:
-        """Append a PoseStamped; a stamp older than the last one (a bag loop) starts anew."""
-        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+    def add(self, pose_stamped: Any, *, world_id: int) -> None:
+        """Append a PoseStamped of world ``world_id``; a new world starts the path anew."""
+        if self._world_id is not None and int(world_id) != self._world_id:
             self._poses.clear()
         self._poses.append(pose_stamped)
-        self._last_stamp_ns = int(stamp_ns)
+        self._world_id = int(world_id)
 
     def to_msg(self, stamp_ns: int, world_frame: str, types: MessageTypes) -> Any:
         """nav_msgs/Path of the kept poses, stamped ``stamp_ns`` in ``world_frame``."""

@@ -1,4 +1,5 @@
-"""Frame -> network view: resize/crop, known intrinsics, the prior and its point map.
+"""Frame -> network view: rectification, resize/crop, known intrinsics, the prior and its
+point map.
 
 Which prior a frame gets, in order: the frame's own ``Frame.prior`` (metres, or
 ``prior.kind`` units when ``prior.backend`` is external); else the configured prior backend;
@@ -18,11 +19,14 @@ import numpy as np
 
 from align3r_ros.backends.base import NetworkView, PriorBackend
 from align3r_ros.backends.prior_external import external_depth_to_prior
+from align3r_ros.backends.prior_frame import MIN_SIDE
 from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode,
                                 PairwiseBackendKind, PriorBackendKind, PriorKind)
 from align3r_ros.errors import InputError
+from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
 from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, normalise_network_rgb,
                                              plan_transform, prior_to_pointmap)
+from align3r_ros.streaming.rectify import FrameRectifier
 from align3r_ros.structures import Frame, PriorMap
 
 
@@ -73,6 +77,7 @@ class FramePreparer:
         self.prior_backend = prior_backend
         self.keep_input_rgb = keep_input_rgb
         self._plans: Dict[Tuple[int, int], ViewTransform] = {}
+        self._rectifier = FrameRectifier()
 
     def plan(self, input_hw: Tuple[int, int]) -> ViewTransform:
         if input_hw not in self._plans:
@@ -83,23 +88,25 @@ class FramePreparer:
         return self._plans[input_hw]
 
     def input_intrinsics(self, frame: Frame) -> Optional[np.ndarray]:
-        """(3, 3) K at the frame's (H, W): the frame's own, else the static camera values."""
+        """(3, 3) K at the frame's (H, W): the frame's own, else the static ``camera.*`` values
+        (an unset principal point is the package's default, (W/2, H/2))."""
         if frame.K is not None:
             return np.asarray(frame.K, dtype=np.float64)
         cam = self.config.camera
         if cam.fx > 0 and cam.fy > 0:
-            height, width = frame.shape
-            cx = cam.cx if cam.cx > 0 else width / 2.0
-            cy = cam.cy if cam.cy > 0 else height / 2.0
-            return np.array([[cam.fx, 0.0, cx], [0.0, cam.fy, cy], [0.0, 0.0, 1.0]])
+            default_cx, default_cy = default_principal_point(*frame.shape)
+            return intrinsics_matrix(cam.fx, cam.fy, cam.cx if cam.cx > 0 else default_cx,
+                                     cam.cy if cam.cy > 0 else default_cy)
         return None
 
     def prepare(self, frame: Frame, key: int) -> PreparedFrame:
-        """Network view and side data of one frame.
+        """Network view and side data of one frame (rectified first when it is distorted,
+        see :mod:`align3r_ros.streaming.rectify`).
 
         Raises:
-            InputError: a bad image, known intrinsics requested but none available, a prior
-                the network needs but that cannot be had.
+            InputError: a bad image, a distortion model that cannot be undone, known
+                intrinsics requested but none available, a prior the network needs but that
+                cannot be had.
         """
         rgb = frame.rgb
         if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 \
@@ -107,6 +114,10 @@ class FramePreparer:
             raise InputError(f'frame {frame.stamp_ns}: rgb must be (H, W, 3) uint8, got '
                              f'{getattr(rgb, "shape", type(rgb).__name__)} '
                              f'{getattr(rgb, "dtype", "")}')
+        if min(rgb.shape[:2]) < MIN_SIDE:
+            raise InputError(f'frame {frame.stamp_ns}: image of {rgb.shape[1]}x{rgb.shape[0]} '
+                             f'px (WxH) is too small; sides must be at least {MIN_SIDE} px')
+        frame = self._rectifier.rectify(frame)
         transform = self.plan(frame.shape)
         K_input = self.input_intrinsics(frame)
         K_net = transform.K_to_network(K_input) if K_input is not None else None

@@ -18,6 +18,7 @@ import numpy as np
 
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
+from align3r_ros.geometry.camera import default_intrinsics
 from align3r_ros.streaming.frame_prep import PreparedFrame
 from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
                                                 metric_scale_enabled)
@@ -155,8 +156,7 @@ def _unaligned_output(prepared: PreparedFrame, fallback_T: np.ndarray) -> StageO
     h, w = prepared.network_hw
     K = prepared.K_known
     if K is None:
-        focal = float(max(h, w))
-        K = np.array([[focal, 0.0, w / 2.0], [0.0, focal, h / 2.0], [0.0, 0.0, 1.0]])
+        K = default_intrinsics(h, w, float(max(h, w)))
     return StageOutput(T_world_cam=fallback_T[None].copy(),
                        depth=np.full((1, h, w), np.nan, np.float32), K=K[None],
                        confidence=np.zeros((1, h, w), np.float32),

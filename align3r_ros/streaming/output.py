@@ -6,8 +6,9 @@ Conventions applied here, once:
 * ``output.resolution: input`` resamples depth (NaN-aware bilinear), confidence (bilinear) and
   the dynamic mask (nearest) to the input size with the frame's :class:`ViewTransform`, and
   maps K back; pixels outside a centre crop are NaN depth, 0 confidence, not dynamic;
-* depth is NaN wherever confidence < ``output.conf_threshold`` (and wherever it is not finite
-  or not positive), so a consumer never needs the confidence to know what is valid.
+* depth is NaN wherever it is not finite or not positive. The confidence threshold is NOT
+  applied here: outputs apply ``FrameResult.masked_depth`` with the threshold in force, so a
+  threshold changed at run time applies to the next published frame, pixels included.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def frame_result(prepared: PreparedFrame, T_world_cam: np.ndarray, depth: np.nda
         if prepared.input_rgb is not None:
             rgb = prepared.input_rgb
     with np.errstate(invalid='ignore'):
-        invalid = ~(np.isfinite(depth) & (depth > 0)) | (confidence < config.output.conf_threshold)
+        invalid = ~(np.isfinite(depth) & (depth > 0))
     depth = np.where(invalid, np.float32(np.nan), depth).astype(np.float32)
     return FrameResult(stamp_ns=prepared.stamp_ns, depth=depth, confidence=confidence, K=K,
                        T_world_cam=T, is_metric=metric_scale is not None, dynamic_mask=mask,

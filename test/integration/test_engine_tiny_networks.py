@@ -70,12 +70,13 @@ def assert_result_contract(results: Sequence[FrameResult], frames: Sequence[Fram
         np.testing.assert_allclose(T[:3, :3] @ T[:3, :3].T, np.eye(3), atol=1e-6)
         assert np.linalg.det(T[:3, :3]) == pytest.approx(1.0, abs=1e-6)
         np.testing.assert_array_equal(T[3], [0.0, 0.0, 0.0, 1.0])
-        # NaN exactly where invalid: low confidence (aligned depth itself is always > 0)
+        # aligned depth itself is always > 0, so the published (masked) depth is NaN
+        # exactly where confidence is low
         low = r.confidence < config.output.conf_threshold
-        finite = np.isfinite(r.depth)
-        assert (r.depth[finite] > 0).all()
+        finite = np.isfinite(r.masked_depth(config.output.conf_threshold))
+        assert (r.depth[np.isfinite(r.depth)] > 0).all()
         if 'alignment failed' in r.status:
-            assert not finite.any()
+            assert not np.isfinite(r.depth).any()
         else:
             np.testing.assert_array_equal(~finite, low)
 
@@ -150,7 +151,8 @@ def test_metric_prior_makes_depth_metric(seven_scenes_frames, tiny_forward_weigh
     results = [r for frame in frames for r in engine.push(frame)] + engine.flush()
     assert_result_contract(results, frames, config)
     assert all(r.is_metric for r in results), [r.status for r in results]
-    ratios = [np.nanmedian(r.depth) / np.nanmedian(f.prior) for r, f in zip(results, frames)]
+    ratios = [np.nanmedian(r.masked_depth(CONF_THRESHOLD)) / np.nanmedian(f.prior)
+              for r, f in zip(results, frames)]
     # Random weights: per-frame depth is erratic, but the scale fit to the prior must bring the
     # typical frame to the prior's size (without it the ratio is ~0.03).
     assert 1 / 3 < np.median(ratios) < 3, ratios
@@ -176,7 +178,7 @@ def _one_clip(config: Align3rConfig, frames: Sequence[Frame]) -> List[FrameResul
 
 
 def _normalised_depth(results: Sequence[FrameResult]) -> np.ndarray:
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(CONF_THRESHOLD) for r in results])
     return depth / np.nanmedian(depth)
 
 

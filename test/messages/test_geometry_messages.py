@@ -172,10 +172,12 @@ def test_odometry_and_bounded_path(types, cdr_round_trip):
     assert np.asarray(odom.twist.covariance)[0] == -1.0
     path = odometry.BoundedPath(3)
     for stamp in range(5):
-        path.add(odometry.pose_to_pose_stamped(T, stamp, 'world', types), stamp)
+        path.add(odometry.pose_to_pose_stamped(T, stamp, 'world', types), world_id=0)
     msg = cdr_round_trip(path.to_msg(4, 'world', types))
     assert [header.header_stamp_ns(p.header) for p in msg.poses] == [2, 3, 4]
-    path.add(odometry.pose_to_pose_stamped(T, 1, 'world', types), 1)  # bag loop
+    path.add(odometry.pose_to_pose_stamped(T, 1, 'world', types), world_id=0)  # same world
+    assert len(path) == 3
+    path.add(odometry.pose_to_pose_stamped(T, 5, 'world', types), world_id=1)  # engine reset
     assert len(path) == 1
 
 

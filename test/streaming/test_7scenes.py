@@ -51,7 +51,7 @@ def _depth_errors(results, frames, config):
     from align3r_ros.networks.preprocess import plan_transform
     transform = plan_transform(frames[0].shape, config.preprocess.long_side)
     gt = np.stack([transform.map_to_network(f.gt_depth, nearest=True) for f in frames])
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(config.output.conf_threshold) for r in results])
     return depth, gt, median_scaled_abs_rel(depth, gt, np.isfinite(gt))
 
 

@@ -37,14 +37,28 @@ def _assert_sane(results):
         assert r.depth.shape == r.confidence.shape == r.dynamic_mask.shape
 
 
-def test_duplicate_and_decreasing_stamps_are_dropped_and_counted():
+def test_duplicate_stamp_is_dropped_and_a_backward_stamp_resets_the_world():
     frames = make_sequence(8, 32, 48, seed=1, num_movers=0).frames
-    stream = frames[:3] + [frames[2], frames[1]] + frames[3:]
-    engine, _ = _engine()
-    results = _stream(engine, stream)
-    assert [r.stamp_ns for r in results] == [f.stamp_ns for f in frames]
-    assert engine.stats.frames_dropped == 2 and engine.stats.frames_in == 10
-    _assert_sane(results)
+    engine, backend = _engine()
+    with single_torch_thread():
+        assert [r for f in frames[:3] for r in engine.push(f)] == []  # a clip holds 4
+        assert engine.push(frames[2]) == []
+        assert engine.stats.frames_dropped == 1 and engine.stats.resets == 0
+        assert engine.stats.last_status.startswith('dropped: duplicate stamp')
+        flushed = engine.push(frames[1])  # backwards: held frames out, then a new world
+        assert engine.stats.resets == 1 and engine.stats.frames_dropped == 1
+        assert engine.stats.last_status.startswith('reset: stamp went backwards')
+        rest = [r for f in frames[3:] for r in engine.push(f)] + engine.flush()
+    assert [r.stamp_ns for r in flushed] == [f.stamp_ns for f in frames[:3]]
+    assert [r.world_id for r in flushed] == [0] * 3
+    assert [r.stamp_ns for r in rest] == [f.stamp_ns for f in [frames[1]] + frames[3:]]
+    assert [r.world_id for r in rest] == [1] * 6
+    assert all('stamp went backwards' in r.status for r in rest[:4])  # the new world's clip
+    assert not any('stamp went backwards' in r.status for r in flushed)
+    np.testing.assert_allclose(rest[0].T_world_cam, np.eye(4), atol=1e-9)  # a new world
+    assert (engine.stats.frames_in, engine.stats.frames_out) == (10, 9)
+    _assert_sane(flushed + rest)
+    assert len(backend.live) <= 2
 
 
 def test_size_change_emits_pending_clip_and_resets():
@@ -56,6 +70,7 @@ def test_size_change_emits_pending_clip_and_resets():
     results = _stream(engine, small + large)
     assert len(results) == 11 and engine.stats.resets == 1
     assert results[4].depth.shape == (32, 48) and results[6].depth.shape == (48, 64)
+    assert [r.world_id for r in results] == [0] * 6 + [1] * 5
     assert any('size changed' in r.status for r in results[6:])
     np.testing.assert_allclose(results[6].T_world_cam, np.eye(4), atol=1e-9)  # a new world
     _assert_sane(results)

@@ -36,7 +36,7 @@ def test_errors_within_bounds(rigid):
     assert [r.stamp_ns for r in results] == [f.stamp_ns for f in seq.frames]
     T = np.stack([r.T_world_cam for r in results])
     assert np.isfinite(T).all() and ate_percent(T, seq.T_world_cam) < 2.0
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(oracle_config().output.conf_threshold) for r in results])
     abs_rel, coverage = median_scaled_abs_rel(depth, seq.depth, np.ones(depth.shape, bool))
     assert abs_rel < 0.025 and coverage > 0.75
     np.testing.assert_allclose(T[0], np.eye(4), atol=1e-9)  # keyframe 0 defines the world
@@ -47,7 +47,7 @@ def test_clips_share_one_scale(rigid):
     """Per-clip median depth ratios to GT agree: the official code's unlinked clips would
     differ by their own scale normalisation (tens of %)."""
     seq, results = rigid
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(oracle_config().output.conf_threshold) for r in results])
     ratios = []
     for clip in split_clips(len(results), 6):
         d, g = depth[clip.start:clip.stop], seq.depth[clip.start:clip.stop]

@@ -38,13 +38,19 @@ def test_known_intrinsics_are_kept_exactly(sequence, resolution):
         np.testing.assert_allclose(r.K, expected, atol=1e-9)
         assert r.depth.shape == shape and r.rgb.shape == shape + (3,)
         assert r.depth.dtype == np.float32 and r.confidence.dtype == np.float32
-        # NaN exactly where confidence is below the threshold (or nothing was predicted)
+        # published depth: NaN exactly where confidence is below the threshold (or nothing
+        # was predicted); the result keeps the low-confidence depth for a lower threshold
         low = r.confidence < config.output.conf_threshold
-        assert np.isnan(r.depth[low]).all()
-        assert np.isfinite(r.depth[~low]).mean() > 0.99
+        masked = r.masked_depth(config.output.conf_threshold)
+        assert np.isnan(masked[low]).all()
+        assert np.isfinite(masked[~low]).mean() > 0.99
+        assert np.array_equal(np.isfinite(masked), np.isfinite(r.depth) & ~low)
+        assert (r.depth[np.isfinite(r.depth)] > 0).all()
+        if resolution == 'network':  # nothing outside a crop: every low pixel has depth
+            assert low.any() and np.isfinite(r.depth[low]).all()
     # input resolution: depth agrees with ground truth up to one scale
     if resolution == 'input':
-        depth = np.stack([r.depth for r in results])
+        depth = np.stack([r.masked_depth(config.output.conf_threshold) for r in results])
         ok = np.isfinite(depth)
         scale = np.median(sequence.depth[ok] / depth[ok])
         assert np.median(np.abs(scale * depth[ok] / sequence.depth[ok] - 1)) < 0.02

@@ -52,19 +52,19 @@ def test_every_frame_once_in_order_one_clip_late(run):
 
 
 def test_pose_and_depth_errors_within_bounds(run):
-    seq, _, _, results, _ = run
+    seq, engine, _, results, _ = run
     T = np.stack([r.T_world_cam for r in results])
     assert np.isfinite(T).all()
     assert ate_percent(T, seq.T_world_cam) < 2.0
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(engine.config.output.conf_threshold) for r in results])
     abs_rel, coverage = median_scaled_abs_rel(depth, seq.depth, ~seq.dynamic_mask)
     assert abs_rel < 0.025 and coverage > 0.75
 
 
 def test_metric_scale_recovers_true_scale(run):
-    seq, _, _, results, _ = run
+    seq, engine, _, results, _ = run
     assert all(r.is_metric for r in results)
-    depth = np.stack([r.depth for r in results])
+    depth = np.stack([r.masked_depth(engine.config.output.conf_threshold) for r in results])
     ok = np.isfinite(depth) & ~seq.dynamic_mask
     assert np.median(depth[ok] / seq.depth[ok]) == pytest.approx(1.0, abs=0.02)
     # translations are metric too: the Sim(3) fit to the ground truth needs no scale

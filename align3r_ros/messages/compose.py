@@ -1,0 +1,119 @@
+"""One engine result -> the messages of one frame; the node and the bag writer both use it.
+
+Pure: the message classes are injected (:class:`MessageTypes`), the config passed in is the one
+in force (run-time parameters such as ``output.conf_threshold`` apply to the next frame).
+
+Conventions, applied here once:
+
+* every message is stamped with the INPUT image's stamp (never now(), so replay works);
+* the camera's optical frame is ``frames.camera_frame`` when set, else the image header's
+  ``frame_id``, else :data:`FALLBACK_CAMERA_FRAME` (an empty id is a driver bug; TF needs a name);
+* depth is masked once with ``FrameResult.masked_depth(output.conf_threshold)``; the depth image,
+  its CameraInfo and the cloud share one header value (each message its own Header object);
+* ``frames.tf_mode: direct`` gives the world -> camera optical transform; ``rep105`` needs live
+  TF lookups, so the transport composes its transform and odometry itself
+  (:func:`odometry_messages` with the base pose);
+* odometry and the path's pose are the camera's pose in ``frames.world_frame`` (modes direct and
+  none). Poses of one path share the result's ``world_id`` (``BoundedPath.add``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+import numpy as np
+
+from align3r_ros.config import Align3rConfig, TfMode
+from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+from align3r_ros.messages.header import copy_header, make_header
+from align3r_ros.messages.image import depth_to_image_msg
+from align3r_ros.messages.odometry import pose_to_odometry_msg, pose_to_pose_stamped
+from align3r_ros.messages.point_cloud import depth_to_cloud_msg
+from align3r_ros.messages.transforms import matrix_to_transform_stamped
+from align3r_ros.messages.types import MessageTypes
+from align3r_ros.structures import FrameResult
+
+#: the optical frame of outputs whose image header had an empty frame_id. Prefixed, so it can
+#: never be a real driver's frame (a second TF parent for someone else's frame).
+FALLBACK_CAMERA_FRAME = 'align3r_camera_optical_frame'
+
+
+@dataclass(frozen=True)
+class ResultMessages:
+    """The messages of one result; None where the output is off (or left to the transport).
+
+    Attributes:
+        camera_frame: the optical frame id the outputs use.
+        depth: sensor_msgs/Image 32FC1, metres when metric, NaN where masked.
+        depth_info: sensor_msgs/CameraInfo of ``depth`` (K at the depth's resolution).
+        cloud: sensor_msgs/PointCloud2 in ``camera_frame``.
+        transform: geometry_msgs/TransformStamped world -> ``camera_frame`` (``direct`` only).
+        odometry: nav_msgs/Odometry of ``camera_frame`` in the world (not for ``rep105``).
+        pose: geometry_msgs/PoseStamped of the same pose, for the path (not for ``rep105``).
+    """
+
+    camera_frame: str
+    depth: Optional[Any] = None
+    depth_info: Optional[Any] = None
+    cloud: Optional[Any] = None
+    transform: Optional[Any] = None
+    odometry: Optional[Any] = None
+    pose: Optional[Any] = None
+
+
+def camera_frame_id(input_frame_id: str, config: Align3rConfig) -> str:
+    """The outputs' optical frame: the config override, the image's frame id, or the fallback."""
+    return config.frames.camera_frame or str(input_frame_id or '') or FALLBACK_CAMERA_FRAME
+
+
+def odometry_messages(T_world_child: np.ndarray, stamp_ns: int, child_frame: str,
+                      config: Align3rConfig, types: MessageTypes) -> Tuple[Any, Any]:
+    """(nav_msgs/Odometry, geometry_msgs/PoseStamped) of ``child_frame`` in the world frame.
+
+    Args:
+        T_world_child: (4, 4) pose of ``child_frame`` in ``frames.world_frame``.
+        stamp_ns: the input image's stamp.
+    """
+    world = config.frames.world_frame
+    return (pose_to_odometry_msg(T_world_child, stamp_ns, world, child_frame, types),
+            pose_to_pose_stamped(T_world_child, stamp_ns, world, types))
+
+
+def compose_result(result: FrameResult, input_frame_id: str, config: Align3rConfig,
+                   types: MessageTypes) -> ResultMessages:
+    """Every enabled output of one result (see module docstring).
+
+    Args:
+        result: the engine's result for one frame.
+        input_frame_id: the image header's frame_id ('' when unknown).
+        config: the config in force (``output`` and ``frames`` groups).
+        types: the transport's message classes.
+
+    Raises:
+        ConversionError: a stamp or pose that no message can hold.
+    """
+    out, frames = config.output, config.frames
+    stamp = int(result.stamp_ns)
+    camera_frame = camera_frame_id(input_frame_id, config)
+    header = make_header(stamp, camera_frame, types)
+    messages = {}
+    if out.publish_depth or out.publish_cloud:
+        depth = result.masked_depth(out.conf_threshold)
+        height, width = depth.shape
+        if out.publish_depth:
+            messages['depth'] = depth_to_image_msg(depth, copy_header(header, types), types)
+            messages['depth_info'] = intrinsics_to_camera_info(
+                result.K, width, height, copy_header(header, types), types)
+        if out.publish_cloud:
+            messages['cloud'] = depth_to_cloud_msg(
+                depth, result.K, copy_header(header, types), types, rgb=result.rgb,
+                stride=out.point_stride, organized=out.organized_cloud)
+    T_world_cam = np.asarray(result.T_world_cam, dtype=np.float64)
+    if frames.tf_mode is TfMode.DIRECT:
+        messages['transform'] = matrix_to_transform_stamped(
+            T_world_cam, stamp, frames.world_frame, camera_frame, types)
+    if out.publish_odometry and frames.tf_mode is not TfMode.REP105:
+        messages['odometry'], messages['pose'] = odometry_messages(
+            T_world_cam, stamp, camera_frame, config, types)
+    return ResultMessages(camera_frame=camera_frame, **messages)
