@@ -35,6 +35,7 @@ setup(
             'align3r-replay = align3r_ros.tools.replay:main',
             'align3r-eval = align3r_ros.tools.eval:main',
             'align3r-bag-from-frames = align3r_ros.tools.bag_from_frames:main',
+            'align3r-demo = align3r_ros.tools.demo:main',
         ],
     },
 )

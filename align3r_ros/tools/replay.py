@@ -6,8 +6,8 @@
 
 The config flags are those of the node's parameters (``--pairwise-backend oracle``,
 ``--preprocess-long-side 128``, ...) on top of the same YAML parameter file the node takes.
-Exit status: 0 on success, 1 when nothing useful could be produced (one-line error on stderr),
-2 for bad command-line usage.
+Exit status: see ``--help`` (:class:`~align3r_ros.tools.cli.ExitCode`); 1 also when no frame
+produced a valid result. Output locations are checked before any work.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from align3r_ros.config_io import add_config_arguments, config_from_args
-from align3r_ros.errors import Align3rError
+from align3r_ros.tools import cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog='align3r-replay', description='Replay a rosbag (rosbag2 sqlite3/mcap or ROS 1) '
         'through Align3R and write the node\'s outputs to a new rosbag2.')
     parser.add_argument('input', help='input bag: rosbag2 directory, .db3/.mcap file or .bag')
-    parser.add_argument('-o', '--output', required=True, help='output rosbag2 directory '
-                        '(must not exist)')
+    parser.add_argument('-o', '--output', required=True, help='output rosbag2 directory (an '
+                        'existing one needs --force)')
     parser.add_argument('--config', help='ROS parameter YAML (the node\'s params file)')
     parser.add_argument('--image-topic', help='image topic (found automatically when the bag '
                         'has only one)')
@@ -57,24 +57,29 @@ def build_parser() -> argparse.ArgumentParser:
                        'Odometry, TransformStamped)')
     group.add_argument('--gt-tf-frame', help='ground-truth camera pose as the /tf transform '
                        'to this child frame')
-    parser.add_argument('--report', help='folder for report.json, report.md and plots')
+    parser.add_argument('--report', help='folder for report.json, report.md and plots (an '
+                        'existing one needs --force)')
     parser.add_argument('--eval-alignment', choices=[a.value for a in DepthAlignment],
                         default=DepthAlignment.L1_SCALE_SHIFT.value,
                         help='depth alignment before the metrics (default l1: the paper)')
-    parser.add_argument('--depth-max', type=float, default=defaults.depth_max,
+    parser.add_argument('--depth-max', type=cli.positive_float, default=defaults.depth_max,
                         help=f'depth cap of the metrics in metres (default '
                         f'{defaults.depth_max:g})')
-    parser.add_argument('--eval-max-frames', type=int, default=defaults.max_depth_frames,
+    parser.add_argument('--eval-max-frames', type=cli.positive_int,
+                        default=defaults.max_depth_frames,
                         help='depth frames held for the metrics (evenly thinned beyond; '
                         f'default {defaults.max_depth_frames})')
     parser.add_argument('--no-rectify', action='store_true', help='use images as recorded '
                         'even when CameraInfo has distortion')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or summary')
+    cli.add_tool_arguments(parser, epilog=cli.exit_codes_epilog(
+        'an error (one line on stderr; --debug shows the traceback), or no frame produced a '
+        'valid result'))
     add_config_arguments(parser)
     return parser
 
 
-def _summary(outcome) -> str:
+def summary_line(outcome) -> str:
     """One line: frames, speed, scale and the metrics the run had ground truth for."""
     report = outcome.report
     parts = [f'{report.frames} frames', f'{report.ms_per_frame:.1f} ms/frame',
@@ -104,43 +109,49 @@ def replay_with_progress(options, quiet: bool):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from align3r_ros.bag.writer import Storage
+    """Exit status: :class:`~align3r_ros.tools.cli.ExitCode` (1 also when no frame produced a
+    valid result)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s')
+    outputs = [cli.OutputLocation(Path(args.output), cli.OutputKind.FOLDER, '-o')]
+    if args.report:
+        outputs.append(cli.OutputLocation(Path(args.report), cli.OutputKind.FOLDER, '--report'))
+    return cli.run_tool('align3r-replay', lambda: _replay(args), debug=args.debug,
+                        outputs=outputs, force=args.force)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from align3r_ros.bag.writer import Storage, set_aside, staged
     from align3r_ros.config import RunMode
     from align3r_ros.evaluation.depth_metrics import DepthAlignment
     from align3r_ros.evaluation.report import write_report
     from align3r_ros.runtime import configure_runtime
     from align3r_ros.tools.replay_run import ReplayOptions
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
-                        format='%(levelname)s %(name)s: %(message)s')
-    try:
-        config = config_from_args(args, args.config)
-        configure_runtime(config.runtime)
-        options = ReplayOptions(
-            input=Path(args.input), output=Path(args.output), config=config,
-            mode=RunMode(args.mode), storage=Storage(args.storage),
-            image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
-            prior_topic=args.prior_topic,
-            gt_depth_topic=args.gt_depth_topic, gt_pose_topic=args.gt_pose_topic,
-            gt_tf_frame=args.gt_tf_frame, rectify=not args.no_rectify,
-            eval_alignment=DepthAlignment(args.eval_alignment), depth_max=args.depth_max,
-            eval_max_frames=args.eval_max_frames)
+    config = config_from_args(args, args.config)
+    configure_runtime(config.runtime)
+    options = ReplayOptions(
+        input=Path(args.input), output=Path(args.output), config=config,
+        mode=RunMode(args.mode), storage=Storage(args.storage),
+        image_topic=args.image_topic, camera_info_topic=args.camera_info_topic,
+        prior_topic=args.prior_topic,
+        gt_depth_topic=args.gt_depth_topic, gt_pose_topic=args.gt_pose_topic,
+        gt_tf_frame=args.gt_tf_frame, rectify=not args.no_rectify,
+        eval_alignment=DepthAlignment(args.eval_alignment), depth_max=args.depth_max,
+        eval_max_frames=args.eval_max_frames)
+    with set_aside(Path(args.output), enabled=args.force):  # --force: back if the run fails
         outcome = replay_with_progress(options, args.quiet)
-        if args.report:
-            write_report(Path(args.report), outcome.report)
-    except Align3rError as error:
-        print(f'align3r-replay: error: {error}', file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print('align3r-replay: interrupted; no output bag was written', file=sys.stderr)
-        return 130
+    if args.report:
+        with staged(Path(args.report), overwrite=args.force) as report_dir:
+            write_report(report_dir, outcome.report)
     if not args.quiet:
         for warning in outcome.report.warnings:
             print(f'align3r-replay: warning: {warning}', file=sys.stderr)
-        print(f'align3r-replay: wrote {args.output}: {_summary(outcome)}')
-    return 0
+        print(f'align3r-replay: wrote {args.output}: {summary_line(outcome)}')
+    cli.check_results(outcome.report)
+    return cli.ExitCode.OK
 
 
 if __name__ == '__main__':
