@@ -2,7 +2,8 @@
 
 The same field metadata (help, unit, range, choices, run-time safety) feeds the ROS parameter
 declarations, the generated ``config/align3r.yaml``, the command-line flags of every tool and the
-parameter table in README (see :mod:`align3r_ros.config_io`). Nothing else writes a default.
+parameter table in README (see :mod:`align3r_ros.config_io`, which also loads and validates
+configs: :func:`align3r_ros.config_io.load_config`). Nothing else writes a default.
 
 Standard library only: launch files, tools and the ROS layer import this module cheaply.
 ROS parameter names are the dotted paths of the fields, e.g. ``clip.length``, ``align.solver``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 from align3r_ros.errors import ConfigError
 
@@ -377,34 +378,6 @@ class EvaluationConfig:
                                                     'or offline (hierarchical)')
     eval_mode: RunMode = param(RunMode.OFFLINE, 'align3r-eval: offline hierarchical alignment '
                                                 '(the paper) or the streaming engine')
-
-
-ConfigSource = Union[None, str, 'Mapping[str, Any]', Align3rConfig]
-
-
-def load_config(source: ConfigSource = None) -> Align3rConfig:
-    """Build a validated config.
-
-    Args:
-        source: None (defaults); a path to a ROS parameter YAML (``<node>: ros__parameters:``,
-            nested or dotted keys) or a plain YAML mapping; a nested mapping of overrides such as
-            ``{'clip': {'length': 10}}`` or a flat one such as ``{'clip.length': 10}``; or an
-            ``Align3rConfig`` (returned validated).
-
-    Raises:
-        ConfigError: unknown key, wrong type, value outside its range or choices.
-    """
-    from align3r_ros import config_io  # local: keeps this module's import graph tiny
-
-    if source is None:
-        return config_io.validate(Align3rConfig())
-    if isinstance(source, Align3rConfig):
-        return config_io.validate(source)
-    if isinstance(source, (str, bytes)) or hasattr(source, '__fspath__'):
-        return config_io.config_from_yaml_file(source)
-    if isinstance(source, Mapping):
-        return config_io.config_from_mapping(source)
-    raise ConfigError(f'cannot build a config from {type(source).__name__}')
 
 
 def replace_in(config: Align3rConfig, **groups: Mapping[str, Any]) -> Align3rConfig:

@@ -1,8 +1,9 @@
 """Everything derived from the config dataclasses' metadata.
 
 One source (:mod:`align3r_ros.config`), many views: the flat list of parameter specs (ROS
-descriptors), mapping/YAML loading with validation, the generated ROS parameter YAML, command-line
-flags and the README parameter table.
+descriptors), :func:`load_config` (mapping/YAML loading with validation; it lives here, not in
+``config``, so that ``config`` imports nothing of the package but errors), the generated ROS
+parameter YAML, command-line flags and the README parameter table.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import ConfigError
@@ -312,3 +313,29 @@ def config_from_args(args: argparse.Namespace, config_file: Optional[str] = None
 def iter_runtime_params() -> Iterator[ParamSpec]:
     """Parameters that may change while the node runs."""
     return (spec for spec in param_specs() if spec.runtime)
+
+
+ConfigSource = Union[None, str, 'Mapping[str, Any]', Align3rConfig]
+
+
+def load_config(source: ConfigSource = None) -> Align3rConfig:
+    """Build a validated config.
+
+    Args:
+        source: None (defaults); a path to a ROS parameter YAML (``<node>: ros__parameters:``,
+            nested or dotted keys) or a plain YAML mapping; a nested mapping of overrides such as
+            ``{'clip': {'length': 10}}`` or a flat one such as ``{'clip.length': 10}``; or an
+            ``Align3rConfig`` (returned validated).
+
+    Raises:
+        ConfigError: unknown key, wrong type, value outside its range or choices.
+    """
+    if source is None:
+        return validate(Align3rConfig())
+    if isinstance(source, Align3rConfig):
+        return validate(source)
+    if isinstance(source, (str, bytes)) or hasattr(source, '__fspath__'):
+        return config_from_yaml_file(source)
+    if isinstance(source, Mapping):
+        return config_from_mapping(source)
+    raise ConfigError(f'cannot build a config from {type(source).__name__}')

@@ -28,8 +28,8 @@ import time
 from typing import List, Optional, Sequence
 
 from align3r_ros.backends.base import PairwiseBackend, PriorBackend
-from align3r_ros.config import (Align3rConfig, ConfigSource, OutputResolution,
-                                PairwiseBackendKind, load_config)
+from align3r_ros.config import Align3rConfig, OutputResolution, PairwiseBackendKind
+from align3r_ros.config_io import ConfigSource, load_config
 from align3r_ros.errors import Align3rError, InputError
 from align3r_ros.streaming.aligner import StreamAligner
 from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
@@ -83,7 +83,7 @@ class Engine:
     def from_config(cls, config: ConfigSource) -> 'Engine':
         """Build the backends named by the config (see :func:`build_backends`).
 
-        ``config`` is anything :func:`~align3r_ros.config.load_config` takes (a validated
+        ``config`` is anything :func:`~align3r_ros.config_io.load_config` takes (a validated
         config, a YAML path, a mapping of overrides).
         """
         config = load_config(config)
@@ -169,7 +169,7 @@ def align_sequence(frames: Sequence[Frame], config: ConfigSource,
                    prior_backend: Optional[PriorBackend] = None) -> List[FrameResult]:
     """Offline hierarchical alignment of a whole sequence (one result per frame, in order).
 
-    ``config`` is anything :func:`~align3r_ros.config.load_config` takes; backends are built
+    ``config`` is anything :func:`~align3r_ros.config_io.load_config` takes; backends are built
     from it unless given.
 
     Raises:

@@ -7,13 +7,8 @@ import argparse
 import pytest
 
 from align3r_ros import config_io
-from align3r_ros.config import (
-    Align3rConfig,
-    GraphKind,
-    PairwiseBackendKind,
-    TfMode,
-    load_config,
-)
+from align3r_ros.config import Align3rConfig, GraphKind, PairwiseBackendKind, TfMode
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import ConfigError
 
 

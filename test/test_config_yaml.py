@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 from align3r_ros import config_io
-from align3r_ros.config import Align3rConfig, load_config
+from align3r_ros.config import Align3rConfig
+from align3r_ros.config_io import load_config
 from align3r_ros.tools import config_tool
 
 YAML_PATH = Path(__file__).resolve().parents[1] / 'config' / 'align3r.yaml'

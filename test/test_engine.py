@@ -11,7 +11,7 @@ import pytest
 
 from align3r_ros.backends.factory import build_pairwise_backend
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.config import load_config
+from align3r_ros.config_io import load_config
 from align3r_ros.engine import Engine, align_sequence
 from align3r_ros.errors import WeightsError
 from align3r_ros.structures import EngineStats, FrameResult

@@ -14,7 +14,8 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-from align3r_ros.config import Align3rConfig, GraphKind, load_config
+from align3r_ros.config import Align3rConfig, GraphKind
+from align3r_ros.config_io import load_config
 
 MIB = 1024.0 * 1024.0
 

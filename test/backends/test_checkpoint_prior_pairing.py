@@ -6,7 +6,8 @@ import pytest
 
 from align3r_ros.backends.checkpoint_prior_pairing import (
     check_pairing, check_prior_kind, checkpoint_prior_from_name)
-from align3r_ros.config import CheckpointPrior, PriorKind, load_config
+from align3r_ros.config import CheckpointPrior, PriorKind
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import ConfigError
 
 

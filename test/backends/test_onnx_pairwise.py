@@ -7,7 +7,7 @@ import pytest
 
 from align3r_ros.backends.base import NetworkView, PairwiseBackend
 from align3r_ros.backends.onnx_pairwise import OnnxPairwiseBackend
-from align3r_ros.config import load_config
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import BackendError, InputError, WeightsError
 
 torch = pytest.importorskip('torch')

@@ -8,7 +8,8 @@ import pytest
 
 from align3r_ros.backends.prior_external import ExternalPriorBackend
 from align3r_ros.backends.prior_factory import build_prior_backend
-from align3r_ros.config import PriorKind, load_config
+from align3r_ros.config import PriorKind
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import ConfigError, WeightsError
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 from align3r_ros.backends.base import NetworkView, PairwiseBackend  # noqa: E402
 from align3r_ros.backends.torch_pairwise import TorchPairwiseBackend  # noqa: E402
-from align3r_ros.config import load_config  # noqa: E402
+from align3r_ros.config_io import load_config  # noqa: E402
 from align3r_ros.errors import InputError, WeightsError  # noqa: E402
 from align3r_ros.networks.pairwise.build import build_pairwise_net  # noqa: E402
 

@@ -10,7 +10,7 @@ import yaml
 
 from align3r_ros.bag.result_writer import OutputTopicNames, ResultBagWriter
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
-from align3r_ros.config import load_config
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import ConfigError
 from align3r_ros.messages.diagnostics import PipelineHealth
 from align3r_ros.structures import FrameResult

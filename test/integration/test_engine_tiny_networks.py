@@ -20,7 +20,8 @@ from typing import Any, List, Sequence
 import numpy as np
 import pytest
 
-from align3r_ros.config import Align3rConfig, load_config
+from align3r_ros.config import Align3rConfig
+from align3r_ros.config_io import load_config
 from align3r_ros.structures import Frame, FrameResult
 
 NETWORK_HW = (32, 48)

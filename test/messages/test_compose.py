@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.config import load_config
+from align3r_ros.config_io import load_config
 from align3r_ros.messages import compose
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.image import depth_msg_to_metres

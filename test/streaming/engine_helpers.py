@@ -8,7 +8,8 @@ from typing import Callable, Optional, Sequence, Set
 
 import numpy as np
 
-from align3r_ros.config import Align3rConfig, load_config
+from align3r_ros.config import Align3rConfig
+from align3r_ros.config_io import load_config
 from align3r_ros.evaluation.pose_metrics import evaluate_trajectory
 from align3r_ros.structures import PairPredictions
 

@@ -11,7 +11,8 @@ import pytest
 
 from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
 from align3r_ros.bag.reader import BagReader
-from align3r_ros.config import RunMode, load_config
+from align3r_ros.config import RunMode
+from align3r_ros.config_io import load_config
 from align3r_ros.errors import BagError
 from align3r_ros.structures import EngineStats, Frame, FrameResult
 from align3r_ros.tools import replay
