@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, List, Optional
 
 from align3r_ros.config import EvaluationConfig, RunMode
 from align3r_ros.config_io import add_config_arguments, config_from_args
-from align3r_ros.errors import Align3rError
+from align3r_ros.errors import Align3rError, AlignmentError
+from align3r_ros.tools import cli
 
 if TYPE_CHECKING:  # the tool imports numpy/torch-heavy modules only when it runs
     from align3r_ros.evaluation.depth_metrics import DepthAlignment, DepthMetrics
@@ -41,21 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--dataset', required=True, choices=[k.value for k in DatasetKind])
     parser.add_argument('root', help='dataset root (or one sequence folder)')
     parser.add_argument('--sequences', nargs='+', help='sequence names (default: all)')
-    parser.add_argument('--frames', type=int, help='frames per sequence (default: protocol)')
+    parser.add_argument('--frames', type=cli.positive_int,
+                        help='frames per sequence (default: protocol)')
     parser.add_argument('--start', type=int, help='first frame (default: protocol)')
-    parser.add_argument('--stride', type=int, default=1, help='keep every K-th frame')
+    parser.add_argument('--stride', type=cli.positive_int, default=1,
+                        help='keep every K-th frame')
     parser.add_argument('--mode', choices=[m.value for m in RunMode],
                         default=defaults.eval_mode.value,
                         help='offline hierarchical alignment (the paper) or the streaming '
                              f'engine (default {defaults.eval_mode.value})')
     parser.add_argument('--eval-alignment', choices=[a.value for a in DepthAlignment],
                         default=DepthAlignment.L1_SCALE_SHIFT.value)
-    parser.add_argument('--depth-max', type=float, default=defaults.depth_max,
+    parser.add_argument('--depth-max', type=cli.positive_float, default=defaults.depth_max,
                         help=f'depth cap of the metrics in metres (default '
                         f'{defaults.depth_max:g})')
-    parser.add_argument('--output', help='folder for eval.json and per-sequence reports')
+    parser.add_argument('--output', help='folder for eval.json and per-sequence reports '
+                        '(written when the run completes; an existing one needs --force)')
     parser.add_argument('--config', help='ROS parameter YAML (the node\'s params file)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or summary')
+    cli.add_tool_arguments(parser, epilog=cli.exit_codes_epilog(
+        'an error (one line on stderr; --debug shows the traceback), or no sequence produced '
+        'a valid result'))
     add_config_arguments(parser)
     return parser
 
@@ -111,6 +118,19 @@ def _line(name: str, depth: Optional[DepthMetrics], pose: Optional[PoseMetrics])
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Exit status: :class:`~align3r_ros.tools.cli.ExitCode` (1 also when no sequence produced a
+    valid result); ``--output`` appears only when the run completes."""
+    args = build_parser().parse_args(argv)
+    outputs = [cli.OutputLocation(Path(args.output), cli.OutputKind.FOLDER, '--output')] \
+        if args.output else []
+    return cli.run_tool('align3r-eval', lambda: _evaluate(args), debug=args.debug,
+                        outputs=outputs, force=args.force)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from align3r_ros.bag.writer import staged
     from align3r_ros.evaluation.datasets import DatasetKind, list_sequences, load_sequence
     from align3r_ros.evaluation.depth_metrics import DepthAlignment
     from align3r_ros.evaluation.report import (average_reports, average_to_dict,
@@ -118,19 +138,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     from align3r_ros.runtime import configure_runtime
     from align3r_ros.tools.progress import Progress
 
-    args = build_parser().parse_args(argv)
-    try:
-        config = config_from_args(args, args.config)
-        configure_runtime(config.runtime)
-        kind = DatasetKind(args.dataset)
-        folders = list_sequences(kind, Path(args.root))
-        if args.sequences:
-            missing = sorted(set(args.sequences) - {f.name for f in folders})
-            if missing:
-                raise Align3rError(f'sequence(s) {", ".join(missing)} not found; available: '
-                                   f'{", ".join(f.name for f in folders)}')
-            folders = [f for f in folders if f.name in args.sequences]
-        reports = []
+    config = config_from_args(args, args.config)
+    configure_runtime(config.runtime)
+    kind = DatasetKind(args.dataset)
+    folders = list_sequences(kind, Path(args.root))
+    if args.sequences:
+        missing = sorted(set(args.sequences) - {f.name for f in folders})
+        if missing:
+            raise Align3rError(f'sequence(s) {", ".join(missing)} not found; available: '
+                               f'{", ".join(f.name for f in folders)}')
+        folders = [f for f in folders if f.name in args.sequences]
+    reports = []
+    with contextlib.ExitStack() as stack:  # --output is staged: complete, or not there at all
+        output = stack.enter_context(staged(Path(args.output), overwrite=args.force)) \
+            if args.output else None
         with Progress('align3r-eval', args.quiet) as progress:
             progress.sequences(0, len(folders))
             for folder in folders:
@@ -142,24 +163,31 @@ def main(argv: Optional[List[str]] = None) -> int:
                 reports.append(report)
                 progress.end_sequence()
                 progress.sequences(len(reports), len(folders))
-                if args.output:
-                    write_report(Path(args.output) / data.name, report)
+                if output is not None:
+                    write_report(output / data.name, report)
                 if not args.quiet:
                     progress.write(_line(data.name, report.depth, report.pose), stdout=True)
-    except Align3rError as error:
-        print(f'align3r-eval: error: {error}', file=sys.stderr)
-        return 1
-    average = average_reports(reports)
-    summary = {'dataset': kind.value, 'mode': args.mode,
-               'per_sequence': {r.source: report_to_dict(r) for r in reports},
-               'average': average_to_dict(average)}
-    if args.output:
-        Path(args.output).mkdir(parents=True, exist_ok=True)
-        (Path(args.output) / 'eval.json').write_text(json.dumps(summary, indent=2) + '\n',
-                                                     encoding='utf-8')
+        average = average_reports(reports)
+        summary = {'dataset': kind.value, 'mode': args.mode,
+                   'per_sequence': {r.source: report_to_dict(r) for r in reports},
+                   'average': average_to_dict(average)}
+        if output is not None:
+            output.mkdir(parents=True, exist_ok=True)
+            (output / 'eval.json').write_text(json.dumps(summary, indent=2) + '\n',
+                                              encoding='utf-8')
     if not args.quiet:
         print(_line(f'{kind.value} (average)', average.depth, average.pose))
-    return 0
+    failed = []
+    for report in reports:
+        try:
+            cli.check_results(report)
+        except AlignmentError as error:
+            failed.append(f'{report.source}: {error}')
+    for line in failed:
+        print(f'align3r-eval: warning: {line}', file=sys.stderr)
+    if reports and len(failed) == len(reports):
+        raise AlignmentError(f'no sequence produced a valid result ({len(failed)} failed)')
+    return cli.ExitCode.OK
 
 
 if __name__ == '__main__':
