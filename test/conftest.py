@@ -1,17 +1,29 @@
-"""Shared test fixtures: paths to ../shared, markers that skip cleanly."""
+"""Shared test fixtures: paths to ../shared, markers that skip cleanly.
+
+Tests that need the shared folder (parity fixtures, real recordings) take the ``shared`` fixture;
+where it is absent (a fresh clone) they skip, and the terminal summary says how many and why in
+one line. ``ALIGN3R_SHARED_DIR`` points the tests at another copy of the folder.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR_ENV = 'ALIGN3R_SHARED_DIR'
+_SHARED_MISSING = 'shared folder not found at '
 
 
 def shared_dir() -> Path:
-    """The shared folder beside the project root (fixtures, spec, data)."""
+    """The shared folder (fixtures, spec, data): ``$ALIGN3R_SHARED_DIR``, else ``../shared``
+    beside the project root."""
+    override = os.environ.get(SHARED_DIR_ENV)
+    if override:
+        return Path(override).resolve()
     return (PROJECT_ROOT / '..' / 'shared').resolve()
 
 
@@ -19,8 +31,26 @@ def shared_dir() -> Path:
 def shared() -> Path:
     path = shared_dir()
     if not path.is_dir():
-        pytest.skip(f'shared folder not found at {path}')
+        pytest.skip(f'{_SHARED_MISSING}{path}')
     return path
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr or '')
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line when tests skipped because the shared folder is missing (count and reason)."""
+    skipped = [r for r in terminalreporter.stats.get('skipped', [])
+               if _SHARED_MISSING in _skip_reason(r)]
+    if skipped:
+        terminalreporter.write_line(
+            f'{len(skipped)} tests skipped: {_SHARED_MISSING}{shared_dir()} (parity fixtures '
+            f'and real recordings; set {SHARED_DIR_ENV} to its location to run them)',
+            yellow=True)
 
 
 def _has_cuda() -> bool:
