@@ -28,7 +28,8 @@ import time
 from typing import List, Optional, Sequence
 
 from align3r_ros.backends.base import PairwiseBackend, PriorBackend
-from align3r_ros.config import Align3rConfig, OutputResolution, PairwiseBackendKind
+from align3r_ros.config import (Align3rConfig, OutputResolution, PairwiseBackendKind,
+                                StreamMode)
 from align3r_ros.config_io import ConfigSource, load_config
 from align3r_ros.errors import Align3rError, InputError
 from align3r_ros.streaming.aligner import StreamAligner
@@ -59,6 +60,14 @@ def _preparer(config: Align3rConfig, pairwise: PairwiseBackend,
                          keep_input_rgb=config.output.resolution == OutputResolution.INPUT)
 
 
+def _stream_aligner(config: Align3rConfig, backend: PairwiseBackend) -> StreamAligner:
+    """``stream.mode``: live (each frame's result from its own push) or clip."""
+    if config.stream.mode == StreamMode.LIVE:
+        from align3r_ros.live import LiveAligner
+        return LiveAligner(config, backend)
+    return StreamingAligner(config, backend)
+
+
 class Engine:
     """Streaming incremental alignment (see module docstring).
 
@@ -73,7 +82,7 @@ class Engine:
                  prior_backend: Optional[PriorBackend] = None) -> None:
         self.config = config
         self._prepare = _preparer(config, pairwise_backend, prior_backend)
-        self._stream: StreamAligner = StreamingAligner(config, pairwise_backend)
+        self._stream: StreamAligner = _stream_aligner(config, pairwise_backend)
         self._stats = EngineStats()
         self._last_stamp: Optional[int] = None
         self._input_hw: Optional[tuple] = None

@@ -44,7 +44,7 @@ from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
 from align3r_ros.live.keyframes import (LiveKeyframe, camera_points, covisibility,
                                         dynamic_from_disagreement, fuse_observation,
-                                        new_keyframe, parallax)
+                                        new_keyframe, parallax, reprojected_depth)
 from align3r_ros.live.refine import (PairCache, predict_new_pairs, refine_window,
                                      subsample_stride)
 from align3r_ros.live.tracking import TrackInput, fit_pose, frame_depth, sample_pixels
@@ -265,6 +265,7 @@ class LiveAligner:
                                    own=(maps[0][0], maps[0][1]))
         self._seen = {kf.key: o for kf, o in zip(chosen, overlaps)}
         self._fuse(chosen, inputs, fit)
+        depth = self._fused_depth(depth, conf, inputs, dynamic, chosen, T, K)
         residual = fit.residual
         frame = new_keyframe(prepared, T,
                              torch.where(valid, depth, torch.full_like(depth, float('nan'))),
@@ -274,6 +275,20 @@ class LiveAligner:
             frame, note = self._new_keyframe(frame)
             status = _join(status, note)
         return self._emit(prepared, frame, residual, status)
+
+    def _fused_depth(self, depth, conf, inputs, dynamic, chosen, T, K) -> torch.Tensor:
+        """f's depth averaged with the tracked keyframes' fused depth where they agree
+        (static pixels only): the keyframes carry the average of every earlier view."""
+        ok = torch.isfinite(depth) & (depth > 0)
+        own_w = sum(torch.log(e.conf_i.float().clamp_min(1.0)) for e in inputs)
+        num = torch.where(ok, depth, 0.0) * own_w
+        den = torch.where(ok, own_w, torch.zeros_like(own_w))
+        for kf in chosen:
+            estimate, weight = reprojected_depth(depth, T, kf, K, self.config.dynamic.threshold)
+            weight = torch.where(dynamic | ~ok, torch.zeros_like(weight), weight)
+            num = num + estimate * weight
+            den = den + weight
+        return torch.where(ok, num / den.clamp_min(1e-30), depth)
 
     def _fuse(self, chosen, inputs, fit) -> None:
         """Fold this frame's view of each tracked keyframe into it (depth, dynamic mask)."""

@@ -165,3 +165,40 @@ def dynamic_from_disagreement(points: torch.Tensor, other: torch.Tensor,
     # binary_opening's erosion treats the outside as background
     dilated = F.conv2d(eroded.float(), cross, padding=1) > 0.5
     return dilated[0, 0] & raw
+
+
+def reprojected_depth(depth: torch.Tensor, T_world_cam: torch.Tensor, keyframe: LiveKeyframe,
+                      K: torch.Tensor, threshold: float) -> tuple:
+    """A keyframe's fused depth seen from a frame: (estimate, weight), both (h, w) float32.
+
+    Each pixel's point (``depth`` along its ray, pose ``T_world_cam``) is projected into the
+    keyframe, whose fused depth is sampled there (bilinear over valid pixels only). Where the
+    two agree within ``threshold`` (relative), the keyframe's depth is carried back along the
+    pixel's ray: estimate = depth · z_keyframe / z_projected, weighted by the keyframe's fused
+    weight; elsewhere (occlusion, motion, outside the keyframe) the weight is 0.
+    """
+    h, w = depth.shape
+    cam = camera_points(depth, K)
+    T = T_world_cam.to(cam.dtype)
+    Tk = keyframe.T_world_cam.to(cam.dtype)
+    in_kf = ((cam @ T[:3, :3].T + T[:3, 3]) - Tk[:3, 3]) @ Tk[:3, :3]
+    Kf = K.to(cam.dtype)
+    z = in_kf[..., 2]
+    zs = torch.where(z > 1e-9, z, torch.ones_like(z))
+    u = Kf[0, 0] * in_kf[..., 0] / zs + Kf[0, 2]
+    v = Kf[1, 1] * in_kf[..., 1] / zs + Kf[1, 2]
+    grid = torch.stack([2.0 * u / max(w - 1, 1) - 1.0, 2.0 * v / max(h - 1, 1) - 1.0], -1)
+    valid = torch.isfinite(keyframe.depth) & (keyframe.depth > 0) & ~keyframe.dynamic
+    stack = torch.stack([torch.where(valid, keyframe.depth, 0.0) * valid,
+                         torch.where(valid, keyframe.weight, 0.0), valid.to(cam.dtype)])
+    grid = torch.nan_to_num(grid, nan=-2.0, posinf=-2.0, neginf=-2.0)
+    sampled = F.grid_sample(stack[None].to(cam.dtype), grid[None].to(cam.dtype),
+                            mode='bilinear', padding_mode='zeros', align_corners=True)[0]
+    coverage = sampled[2]
+    full = coverage > 1.0 - 1e-3
+    z_kf = sampled[0] / coverage.clamp_min(1e-6)
+    agree = full & (z > 1e-9) & torch.isfinite(depth) & \
+        ((z_kf - z).abs() <= threshold * z)
+    estimate = torch.where(agree, depth * z_kf / zs, torch.zeros_like(depth))
+    weight = torch.where(agree, sampled[1], torch.zeros_like(depth))
+    return estimate.float(), weight.float()
