@@ -11,10 +11,9 @@ ROS parameter names are the dotted paths of the fields, e.g. ``clip.length``, ``
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from align3r_ros.errors import ConfigError
 
@@ -378,12 +377,3 @@ class EvaluationConfig:
                                                     'or offline (hierarchical)')
     eval_mode: RunMode = param(RunMode.OFFLINE, 'align3r-eval: offline hierarchical alignment '
                                                 '(the paper) or the streaming engine')
-
-
-def replace_in(config: Align3rConfig, **groups: Mapping[str, Any]) -> Align3rConfig:
-    """Return a copy with some fields of some groups replaced, e.g. ``clip={'length': 5}``."""
-    updates = {}
-    for group_name, values in groups.items():
-        group = getattr(config, group_name)
-        updates[group_name] = dataclasses.replace(group, **dict(values))
-    return dataclasses.replace(config, **updates)

@@ -137,14 +137,6 @@ def get_entry(name: str) -> CatalogEntry:
         raise WeightsError(f'unknown checkpoint {name!r}; known: {sorted(CATALOG)}') from None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as stream:
-        for chunk in iter(lambda: stream.read(_CHUNK), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fetch(remote: RemoteFile, target: Path, progress: bool) -> str:
     """Stream ``remote`` into ``target`` atomically; return its sha256."""
     partial = target.with_name(target.name + '.part')

@@ -17,7 +17,7 @@ from typing import List, Tuple
 import numpy as np
 
 from align3r_ros.errors import InputError
-from align3r_ros.geometry.quaternion import matrix_to_quaternion, quaternion_to_matrix
+from align3r_ros.geometry.quaternion import quaternion_to_matrix
 
 SINTEL_TAG = 202021.25
 
@@ -70,13 +70,6 @@ def poses_from_tum_rows(values: np.ndarray) -> np.ndarray:
     return T
 
 
-def poses_to_tum_rows(T_world_cam: np.ndarray) -> np.ndarray:
-    """(N, 4, 4) poses to (N, 7) ``tx ty tz qx qy qz qw`` (qw >= 0)."""
-    T = np.asarray(T_world_cam, dtype=np.float64).reshape(-1, 4, 4)
-    quat = matrix_to_quaternion(T[:, :3, :3]) if T.shape[0] else np.zeros((0, 4))
-    return np.concatenate([T[:, :3, 3], quat], axis=1)
-
-
 def read_tum_trajectory(path: Path) -> Trajectory:
     """Read a TUM-format trajectory file (camera-to-world)."""
     rows = _data_lines(path)
@@ -88,16 +81,6 @@ def read_tum_trajectory(path: Path) -> Trajectory:
         return Trajectory(np.zeros(0, np.int64), np.zeros((0, 4, 4)))
     values = np.array(rows, dtype=np.float64)
     return Trajectory(seconds_to_ns(values[:, 0]), poses_from_tum_rows(values[:, 1:]))
-
-
-def write_tum_trajectory(path: Path, trajectory: Trajectory) -> None:
-    """Write a TUM-format trajectory (seconds with 9 decimals)."""
-    rows = poses_to_tum_rows(trajectory.T_world_cam)
-    lines = ['# timestamp tx ty tz qx qy qz qw (camera-to-world)']
-    for stamp, row in zip(trajectory.stamps_ns, rows):
-        lines.append(f'{int(stamp) // 10**9}.{int(stamp) % 10**9:09d} ' +
-                     ' '.join(f'{v:.9f}' for v in row))
-    Path(path).write_text('\n'.join(lines) + '\n', encoding='utf-8')
 
 
 def read_tum_file_list(path: Path) -> Tuple[np.ndarray, List[str]]:

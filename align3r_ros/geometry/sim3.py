@@ -29,13 +29,6 @@ class Sim3:
         """Transform points (..., 3)."""
         return self.scale * np.asarray(pts, dtype=np.float64) @ self.R.T + self.t
 
-    def matrix(self) -> np.ndarray:
-        """(4, 4) homogeneous matrix with the scale folded into the 3x3 block."""
-        T = np.eye(4)
-        T[:3, :3] = self.scale * self.R
-        T[:3, 3] = self.t
-        return T
-
     def apply_to_poses(self, T_src_cam: np.ndarray) -> np.ndarray:
         """(N, 4, 4) camera-to-source poses mapped into the destination frame, staying rigid:
         rotation R·R_k, translation scale·R·t_k + t (as evo's ``PoseTrajectory3D.align``)."""

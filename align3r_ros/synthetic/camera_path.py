@@ -56,8 +56,3 @@ def camera_pose_at(k: float, seed: int, speed: float = 1.0) -> np.ndarray:
         4.5,
     ])
     return look_at(position, target)
-
-
-def camera_path(num_frames: int, seed: int, speed: float = 1.0) -> np.ndarray:
-    """(N, 4, 4) ``T_world_cam`` of frames 0..N-1 (see :func:`camera_pose_at`)."""
-    return np.stack([camera_pose_at(k, seed, speed) for k in range(num_frames)])

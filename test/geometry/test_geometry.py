@@ -68,8 +68,7 @@ def test_umeyama_recovers_similarity(with_scale):
     # unweighted (evo's plain means) gives the same similarity
     plain = umeyama_alignment(src, dst, with_scale=with_scale, min_rank=2)
     assert plain.scale == pytest.approx(s, rel=1e-10)
-    np.testing.assert_allclose(plain.matrix() @ np.append(src[0], 1.0), np.append(dst[0], 1.0),
-                               atol=1e-9)
+    np.testing.assert_allclose(plain.apply(src), dst, atol=1e-9)
 
 
 def test_umeyama_rank_rule_and_pose_mapping():
