@@ -19,7 +19,7 @@ from align3r_ros.synthetic import make_sequence
 
 CONFIG = {'pairwise': {'backend': 'oracle'}, 'oracle': {'noise': 0.02, 'seed': 3},
           'clip': {'length': 4}, 'preprocess': {'long_side': 48},
-          'align': {'temporal_weight': 0.0}}
+          'align': {'temporal_weight': 0.0}, 'stream': {'mode': 'clip'}}  # clip-mode timing
 
 
 @pytest.fixture()
