@@ -1,4 +1,7 @@
-"""Frames out of a bag: decoded, rectified, with prior depth and ground truth associated by stamp.
+"""Frames out of a bag: decoded, with the camera model, prior depth and ground truth associated.
+
+Images are handed over as recorded, with CameraInfo's ``distortion_model`` / ``D`` on the frame:
+the engine rectifies (``streaming/rectify.py``), as it does for the live node.
 
 Two passes over the bag. The first reads the small things — image stamps, CameraInfo, ground-truth
 poses and depth stamps — so that the association is known and the number of frames is known (for
@@ -21,7 +24,6 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from align3r_ros.bag.reader import BagReader
-from align3r_ros.bag.rectify import Rectifier, make_rectifier
 from align3r_ros.bag.topics import InputTopics
 from align3r_ros.errors import BagError, ConversionError
 from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, interpolate_poses
@@ -42,10 +44,11 @@ class BagFrame:
     """A frame ready for the engine, with what the outputs need from its input message.
 
     Attributes:
-        frame: the engine input (rectified RGB, rectified K or None, the prior depth in metres
-            and ground truth if any).
+        frame: the engine input (RGB and K as recorded, the distortion model and coefficients
+            when rectification is on, the prior depth in metres and ground truth if any, all
+            registered to the recorded image).
         frame_id: the image header's frame id (the optical frame of the outputs).
-        camera: the rectified camera model at the image size, or None without CameraInfo.
+        camera: the camera model at the image size, or None without CameraInfo.
     """
 
     frame: Frame
@@ -146,7 +149,8 @@ class BagFrameSource:
     Args:
         reader: an open :class:`BagReader`.
         topics: the topics to read.
-        rectify: undistort images with the CameraInfo model (outputs use the rectified model).
+        rectify: give frames CameraInfo's distortion model, so the engine undistorts them
+            (False: images are used as recorded).
     """
 
     def __init__(self, reader: BagReader, topics: InputTopics, rectify: bool = True) -> None:
@@ -156,7 +160,6 @@ class BagFrameSource:
         self.plan = InputPlan()
         self.frames_skipped = 0
         self.frames_without_prior = 0   # frames yielded without a prior from topics.prior
-        self._rectifiers: Dict[bytes, Rectifier] = {}
         self._depth: Dict[str, _DepthTopic] = {}   # by topic: prior and GT may be one topic
         for topic, what in ((topics.prior, 'prior depth'), (topics.gt_depth,
                                                            'ground-truth depth')):
@@ -266,13 +269,6 @@ class BagFrameSource:
         k = associate_nearest([stamp], [s for s, _ in cameras], 2**62)[0]
         return cameras[int(k)][1]
 
-    def _rectifier(self, camera: CameraModel) -> Rectifier:
-        key = (camera.K.tobytes() + camera.D.tobytes() + camera.distortion_model.encode() +
-               np.array([camera.width, camera.height]).tobytes())
-        if key not in self._rectifiers:
-            self._rectifiers[key] = make_rectifier(camera)
-        return self._rectifiers[key]
-
     def _make_frame(self, msg: Any, stamp: int, gt_depth: Optional[np.ndarray],
                     prior: Optional[np.ndarray],
                     T_world_cam: Optional[np.ndarray]) -> Optional[BagFrame]:
@@ -287,18 +283,10 @@ class BagFrameSource:
             self._skip(f'CameraInfo is {camera.width}x{camera.height} but the image is '
                        f'{rgb.shape[1]}x{rgb.shape[0]}')
             return None
-        gt_depth = _resized(gt_depth, rgb.shape[:2])
-        if camera is not None and self.rectify:
-            try:
-                rectifier = self._rectifier(camera)
-            except ConversionError as exc:
-                raise BagError(f'cannot rectify {self.topics.image}: {exc}') from None
-            rgb = rectifier.rectify_rgb(rgb)
-            if gt_depth is not None:
-                gt_depth = rectifier.rectify_depth(gt_depth)
-            if prior is not None:  # registered to the raw image: rectified alike
-                prior = rectifier.rectify_depth(_resized(prior, rgb.shape[:2]))
-            camera = rectifier.rectified
+        distorted = camera is not None and self.rectify and bool(np.any(camera.D))
         frame = Frame(stamp_ns=stamp, rgb=rgb, K=None if camera is None else camera.K,
-                      prior=prior, gt_depth=gt_depth, gt_T_world_cam=T_world_cam)
+                      prior=prior, gt_depth=_resized(gt_depth, rgb.shape[:2]),
+                      gt_T_world_cam=T_world_cam,
+                      distortion_model=camera.distortion_model if distorted else '',
+                      D=camera.D if distorted else None)
         return BagFrame(frame=frame, frame_id=str(msg.header.frame_id), camera=camera)

@@ -33,6 +33,7 @@ from align3r_ros.evaluation.depth_metrics import DepthAlignment
 from align3r_ros.evaluation.report import RunReport
 from align3r_ros.feed import OfflineEngine, StageCallback, run_frames
 from align3r_ros.messages.diagnostics import PipelineHealth
+from align3r_ros.streaming.rectify import FrameRectifier
 from align3r_ros.structures import Frame, FrameEngine, FrameResult
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class _Sink:
         self.collector = collector
         self.source = source
         self.metric: List[bool] = []
+        self.rectifier = FrameRectifier()
 
     def __call__(self, result: FrameResult) -> None:
         bag_frame = result.tag
@@ -93,7 +95,8 @@ class _Sink:
             logger.warning('result %d without its input frame ignored', result.stamp_ns)
             return
         self.writer.write(result, bag_frame.frame_id, self._health())
-        self.collector.add(result, bag_frame.frame)
+        # results are in the rectified image's geometry: ground truth is rectified alike
+        self.collector.add(result, self.rectifier.rectify(bag_frame.frame))
         self.metric.append(bool(result.is_metric))
 
     def _health(self) -> PipelineHealth:

@@ -15,6 +15,7 @@ from align3r_ros.messages import MessageTypes
 from align3r_ros.messages.header import make_header
 from align3r_ros.messages.image import depth_to_image_msg, rgb_to_image_msg
 from align3r_ros.messages.transforms import matrix_to_pose, matrix_to_transform_stamped
+from align3r_ros.streaming.rectify import FrameRectifier
 
 
 def _read(path, **topics):
@@ -226,17 +227,27 @@ def test_prior_topic_is_associated_by_stamp_and_decoded_to_metres(tmp_path):
     assert frames[3].prior.shape == (2, 3) and np.allclose(frames[3].prior, 2.5)
 
 
-def test_one_depth_topic_as_prior_and_ground_truth_is_rectified_alike(kitchen_frames, write_bag):
-    bag = write_bag(kitchen_frames[:2], distortion=np.array([0.1, -0.05, 0.0, 0.0, 0.0]))
+def test_distorted_frames_carry_their_model_and_are_rectified_alike(kitchen_frames, write_bag):
+    D = np.array([0.1, -0.05, 0.0, 0.0, 0.0])
+    bag = write_bag(kitchen_frames[:2], distortion=D)
     topic = '/camera/depth/image_raw'
     _, plan, frames = _read(bag, prior=topic, gt_depth=topic)
     assert not plan.warnings and len(frames) == 2
+    rectifier = FrameRectifier()
     for got, sent in zip(frames, kitchen_frames):
-        prior, gt = got.frame.prior, got.frame.gt_depth
+        # handed over as recorded, with the model: the engine rectifies (live and replay alike)
+        assert got.frame.distortion_model == 'plumb_bob' and np.allclose(got.frame.D, D)
+        assert np.array_equal(got.frame.rgb, sent.rgb)
+        np.testing.assert_allclose(got.frame.gt_depth, sent.gt_depth, atol=5e-4)  # mm
+        rectified = rectifier.rectify(got.frame)
+        prior, gt = rectified.prior, rectified.gt_depth
         assert prior.shape == gt.shape == sent.gt_depth.shape
         assert np.array_equal(np.isnan(prior), np.isnan(gt))
         assert np.array_equal(prior[~np.isnan(prior)], gt[~np.isnan(gt)])
         assert not np.array_equal(np.isnan(prior), np.isnan(sent.gt_depth))  # rectified
+    with BagReader(bag) as reader:  # rectification off: images used as recorded
+        source = BagFrameSource(reader, select_input_topics(reader.topics), rectify=False)
+        assert all(f.frame.distortion_model == '' and f.frame.D is None for f in source)
 
 
 def test_prior_topic_errors_list_the_topics(kitchen_frames, write_bag):

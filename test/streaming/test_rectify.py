@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from align3r_ros.config import load_config
+from align3r_ros.config_io import load_config
 from align3r_ros.engine import Engine
 from align3r_ros.errors import InputError
 from align3r_ros.streaming.frame_prep import FramePreparer
@@ -125,3 +125,4 @@ def test_the_engine_rectifies_and_drops_what_it_cannot_undo():
     assert engine.stats.frames_dropped == 1 and 'weird' in engine.stats.last_status
     assert engine.push(dataclasses.replace(distorted, K=None, stamp_ns=2)) == []
     assert engine.stats.frames_dropped == 2 and 'without K' in engine.stats.last_status
+
