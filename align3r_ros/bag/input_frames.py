@@ -31,6 +31,7 @@ from align3r_ros.messages import image as image_conv
 from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
+from align3r_ros.streaming.rectify import depth_at_size
 from align3r_ros.structures import Frame
 
 logger = logging.getLogger(__name__)
@@ -83,14 +84,6 @@ def _pose_from_msg(msg: Any, gt_tf_frame: Optional[str]) -> List[Tuple[int, np.n
     if hasattr(pose, 'pose'):  # Odometry, PoseWithCovarianceStamped
         pose = pose.pose
     return [(header_stamp_ns(msg.header), pose_to_matrix(pose))]
-
-
-def _resized(depth: Optional[np.ndarray], hw: Tuple[int, int]) -> Optional[np.ndarray]:
-    """Depth at (H, W) by nearest neighbour (no mixing across depth edges); None stays None."""
-    if depth is None or depth.shape == tuple(hw):
-        return depth
-    import cv2
-    return cv2.resize(depth, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
 
 
 class _DepthTopic:
@@ -285,7 +278,7 @@ class BagFrameSource:
             return None
         distorted = camera is not None and self.rectify and bool(np.any(camera.D))
         frame = Frame(stamp_ns=stamp, rgb=rgb, K=None if camera is None else camera.K,
-                      prior=prior, gt_depth=_resized(gt_depth, rgb.shape[:2]),
+                      prior=prior, gt_depth=depth_at_size(gt_depth, rgb.shape[:2]),
                       gt_T_world_cam=T_world_cam,
                       distortion_model=camera.distortion_model if distorted else '',
                       D=camera.D if distorted else None)

@@ -157,7 +157,8 @@ class FrameRectifier:
         rectifier = self.rectifier(frame)
         prior = frame.prior
         if prior is not None:
-            prior = rectifier.rectify_depth(_at_size(np.asarray(prior, np.float32), frame.shape))
+            prior = rectifier.rectify_depth(depth_at_size(np.asarray(prior, np.float32),
+                                                          frame.shape))
         return dataclasses.replace(
             frame, rgb=rectifier.rectify_rgb(frame.rgb), prior=prior,
             gt_depth=None if frame.gt_depth is None else rectifier.rectify_depth(frame.gt_depth),
@@ -166,9 +167,10 @@ class FrameRectifier:
             distortion_model='', D=None)
 
 
-def _at_size(depth: np.ndarray, hw: Tuple[int, int]) -> np.ndarray:
-    """Depth at (H, W) by nearest neighbour (no mixing across depth edges)."""
-    if depth.shape == tuple(hw):
+def depth_at_size(depth: Optional[np.ndarray], hw: Tuple[int, int]) -> Optional[np.ndarray]:
+    """Depth registered to an image, at the image's (H, W), by nearest neighbour (no mixing
+    across depth edges); None stays None."""
+    if depth is None or depth.shape == tuple(hw):
         return depth
     import cv2
     return cv2.resize(depth, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)
