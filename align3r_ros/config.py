@@ -63,6 +63,14 @@ class PriorBackendKind(StrEnum):
     NONE = 'none'
 
 
+class DepthAnythingSize(StrEnum):
+    """The official Depth Anything V2 releases, by DINOv2 encoder."""
+
+    VITS = 'vits'  # Small
+    VITB = 'vitb'  # Base
+    VITL = 'vitl'  # Large
+
+
 class PriorKind(StrEnum):
     """What a prior map holds."""
 
@@ -184,7 +192,8 @@ class PriorConfig:
                                     'onnx, external (caller supplies depth) or none')
     weights: str = param('', 'Prior checkpoint (depth_pro.pt, depth_anything_v2_vitl.pth, '
                              'or an .onnx file for the onnx backend)')
-    model: str = param('vitl', 'Depth Anything V2 size: vits, vitb or vitl')
+    model: DepthAnythingSize = param(DepthAnythingSize.VITL,
+                                     'Depth Anything V2 size (DINOv2 encoder)')
     kind: PriorKind = param(PriorKind.METRIC_DEPTH, 'What an onnx or external prior holds: '
                                                     'metric_depth, relative_depth or disparity')
 

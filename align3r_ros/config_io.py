@@ -139,8 +139,6 @@ def _check_cross_field(config: Align3rConfig) -> None:
     if config.align.lr_min > config.align.lr:
         raise ConfigError(f'align.lr_min {config.align.lr_min} exceeds align.lr '
                           f'{config.align.lr}')
-    if config.prior.model not in ('vits', 'vitb', 'vitl'):
-        raise ConfigError(f'prior.model: {config.prior.model!r} is not one of vits, vitb, vitl')
 
 
 def validate(config: Align3rConfig) -> Align3rConfig:
