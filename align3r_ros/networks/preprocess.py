@@ -38,12 +38,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from align3r_ros.config import PreprocessMode
+from align3r_ros.config import PreprocessConfig, PreprocessMode
 from align3r_ros.errors import ConfigError, InputError
 from align3r_ros.geometry.camera import default_principal_point
 from align3r_ros.networks.resample import resample_affine
 
 PATCH = 16
+#: Defaults of ``preprocess.*`` (the config is their one source).
+_DEFAULTS = PreprocessConfig()
 #: A prior whose aspect ratio differs from the image's by more than this (relative) is rejected.
 MAX_PRIOR_ASPECT_MISMATCH = 0.1
 
@@ -133,8 +135,8 @@ def _long_side_size(hw: Tuple[int, int], long_side: int) -> Tuple[int, int]:
     return tuple(int(round(side * long_side / longest)) for side in hw)
 
 
-def plan_transform(input_hw: Tuple[int, int], long_side: int = 512,
-                   mode: PreprocessMode = PreprocessMode.CROP) -> ViewTransform:
+def plan_transform(input_hw: Tuple[int, int], long_side: int = _DEFAULTS.long_side,
+                   mode: PreprocessMode = _DEFAULTS.mode) -> ViewTransform:
     """The geometry the official loader applies to an (H, W) image.
 
     Raises:
