@@ -146,3 +146,19 @@ def test_toggles_and_rep105(tmp_path):
         with AtomicBagWriter(tmp_path / 'p') as bag:
             ResultBagWriter(bag, load_config({'frames': {'tf_mode': 'rep105'}}))
     assert not (tmp_path / 'p').exists()
+
+
+def test_path_restarts_when_the_engine_resets_its_world(tmp_path):
+    import dataclasses
+
+    from align3r_ros.bag.reader import BagReader
+
+    with AtomicBagWriter(tmp_path / 'w') as bag:
+        writer = ResultBagWriter(bag, load_config({}))
+        for stamp, world_id in ((3, 0), (4, 0), (1, 1), (2, 1)):  # a bag loop: reset
+            writer.write(dataclasses.replace(_result(stamp * 10**9), world_id=world_id), 'cam',
+                         PipelineHealth())
+    with BagReader(tmp_path / 'w') as reader:
+        paths = {item.msg.header.stamp.sec: [p.header.stamp.sec for p in item.msg.poses]
+                 for item in reader.messages(['/align3r/path'])}
+    assert paths == {3: [3], 4: [3, 4], 1: [1], 2: [1, 2]}
