@@ -3,6 +3,7 @@ bad input (one-line errors, non-zero exit, never an output bag)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -369,3 +370,45 @@ def test_missing_prior_topic_lists_the_topics(kitchen_bag, tmp_path, capsys):
     assert 'topic /rgbd/depth is not in the bag; it has: ' in err
     assert '/camera/depth/image_raw (sensor_msgs/msg/Image' in err
     assert not (tmp_path / 'out').exists()
+
+
+@pytest.fixture(scope='module')
+def synthetic_bag(tmp_path_factory):
+    """Four rendered frames with ground truth (no ../shared needed)."""
+    from align3r_ros.synthetic import make_sequence
+
+    path = tmp_path_factory.mktemp('bags') / 'synthetic'
+    write_frames_bag(make_sequence(4, 24, 32, seed=5).frames, path, FramesBagOptions())
+    return path
+
+
+def test_progress_bar_per_frame_with_log_warnings_through_it(synthetic_bag, tmp_path, capsys,
+                                                               monkeypatch):
+    import logging
+    import sys
+
+    from align3r_ros.tools import replay_run
+
+    class WarningEngine(FakeEngine):
+        def push(self, frame):
+            logging.getLogger('align3r_ros.test').warning('odd frame %d', frame.stamp_ns)
+            return super().push(frame)
+    monkeypatch.setattr(replay_run, 'default_engine_factory', lambda mode, on_stage: WarningEngine)
+    handler = logging.StreamHandler(sys.stderr)  # the tools' logging.basicConfig, on capsys
+    handler.setFormatter(logging.Formatter('%(levelname)s: %(message)s'))
+    logging.getLogger().addHandler(handler)
+    try:
+        options = ReplayOptions(input=synthetic_bag, output=tmp_path / 'out',
+                                config=load_config())
+        replay.replay_with_progress(options, quiet=False)
+        err = capsys.readouterr().err
+        replay.replay_with_progress(dataclasses.replace(options, output=tmp_path / 'out2'),
+                                    quiet=True)
+        quiet_err = capsys.readouterr().err
+    finally:
+        logging.getLogger().removeHandler(handler)
+    screen = [line.rsplit('\r', 1)[-1] for line in err.split('\n')]
+    warnings = [line for line in screen if 'odd frame' in line]
+    assert len(warnings) == 4 and all(line.startswith('WARNING: odd frame ') for line in warnings)
+    assert any('replay: 100%' in line and '4/4' in line for line in err.split('\r'))
+    assert '%|' not in quiet_err and quiet_err.count('odd frame') == 4
