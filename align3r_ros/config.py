@@ -128,6 +128,11 @@ class CameraInfoMode(StrEnum):
 
 
 class QosReliability(StrEnum):
+    """Input QoS reliability. ``best_available`` matches the publishers: reliable when every
+    publisher of the topic is reliable, best effort otherwise (re-chosen as publishers come and
+    go, so the start order of camera and node does not matter)."""
+
+    BEST_AVAILABLE = 'best_available'
     BEST_EFFORT = 'best_effort'
     RELIABLE = 'reliable'
 
@@ -304,7 +309,9 @@ class InputConfig:
     camera_info: CameraInfoMode = param(CameraInfoMode.LATEST, 'CameraInfo handling: latest, '
                                                                'sync or none')
     use_prior_topic: bool = param(False, 'Subscribe to prior/depth and use it as the prior')
-    reliability: QosReliability = param(QosReliability.BEST_EFFORT, 'Input QoS reliability')
+    reliability: QosReliability = param(QosReliability.BEST_AVAILABLE,
+                                        'Input QoS reliability: best_available matches the '
+                                        'publishers (reliable when all of them are)')
     qos_depth: int = param(5, 'Input QoS history depth', low=1, high=1000)
     queue_size: int = param(4, 'Frames queued for the worker (oldest dropped)', low=1,
                             high=1000)

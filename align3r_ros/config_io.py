@@ -211,13 +211,23 @@ def config_from_yaml_file(path: 'os.PathLike[str] | str',
     return config_from_mapping(document, base)
 
 
-def render_ros_yaml(config: Optional[Align3rConfig] = None, node_name: str = NODE_NAME) -> str:
-    """The ROS 2 parameter file for ``config`` (defaults when None), nested by group."""
+#: Params-file key matching the node under any namespace and any node name (``/robot1/align3r``).
+ALL_NODES_KEY = '/**'
+
+
+def render_ros_yaml(config: Optional[Align3rConfig] = None,
+                    node_key: str = ALL_NODES_KEY) -> str:
+    """The ROS 2 parameter file for ``config`` (defaults when None), nested by group.
+
+    Keyed ``/**`` by default: a file keyed by the bare node name does not apply to a node
+    started in a namespace.
+    """
     config = config if config is not None else Align3rConfig()
     flat = config_to_flat(config)
     lines = ['# Generated from align3r_ros/config.py by `align3r-config yaml`; do not edit.',
              '# Every parameter with its default; override in your own params_file.',
-             f'{node_name}:', '  ros__parameters:']
+             "# '/**' applies to the node in any namespace and under any name.",
+             f'{node_key}:', '  ros__parameters:']
     current_group = None
     for spec in param_specs():
         group_name, leaf_name = spec.name.split('.', 1)
