@@ -38,6 +38,7 @@ def tiny_config(weights, **groups) -> Align3rConfig:
         'prior': {'backend': 'external', 'kind': 'metric_depth'},
         'preprocess': {'long_side': 48},
         'clip': {'length': 5},
+        'stream': {'mode': 'clip'},  # these tests pin the clip scheme (live has test/live)
         'align': {'temporal_weight': 0.0, 'min_conf_thr': CONF_THRESHOLD},
         'output': {'conf_threshold': CONF_THRESHOLD},
         'runtime': {'device': 'cpu'},
