@@ -212,7 +212,7 @@ def network_run(frames: int, device: str, dtype: str, prior_model: str, warmup: 
 
     if device.startswith('cuda') and not torch.cuda.is_available():
         return {'skipped': 'no CUDA device: the network run needs --device cuda on a GPU '
-                           '(run scripts/gpu_benchmark.sh there)'}
+                           '(run align3r-bench gpu there)'}
     config = load_config({'pairwise': {'backend': 'torch'},
                           'prior': {'backend': 'depth_anything_v2'},
                           'preprocess': {'long_side': 512}, 'stream': {'mode': 'live'},

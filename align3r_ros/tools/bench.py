@@ -1,6 +1,6 @@
 """``align3r-bench``: run one benchmark script, which prints JSON.
 
-    align3r-bench network|align|prior|messages|stream [args...]
+    align3r-bench network|align|prior|messages|stream|gpu [args...]
 
 Each name maps to ``align3r_ros.benchmarks.<name>.main(argv)``; ``--help`` after the name shows
 that benchmark's own options.
@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-BENCHMARKS = ('network', 'align', 'prior', 'messages', 'stream')
+BENCHMARKS = ('network', 'align', 'prior', 'messages', 'stream', 'gpu')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
