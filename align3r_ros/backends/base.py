@@ -12,6 +12,24 @@ from align3r_ros.structures import PairPredictions, PriorMap
 
 
 @dataclass(frozen=True)
+class ViewTruth:
+    """Ground truth of one view at network resolution, for the oracle backend only.
+
+    Network backends never read it; the frame preparer fills it only for frames that carry
+    ground truth (replay and evaluation), so a live camera's views hold none.
+
+    Attributes:
+        depth: (h, w) float32 metres along the optical axis, NaN where invalid; or None.
+        T_world_cam: (4, 4) float64 camera-to-world; or None.
+        dynamic_mask: (h, w) bool, True on moving objects; or None.
+    """
+
+    depth: Optional[np.ndarray] = None
+    T_world_cam: Optional[np.ndarray] = None
+    dynamic_mask: Optional[np.ndarray] = None
+
+
+@dataclass(frozen=True)
 class NetworkView:
     """One frame prepared at network resolution (h, w both multiples of 16).
 
@@ -21,18 +39,15 @@ class NetworkView:
         pointmap: (h, w, 3) float32 normalised monocular point map (spec §2.3), or None when
             the pairwise network takes no prior (plain DUSt3R) or none is available.
         K: (3, 3) intrinsics at (h, w) when known, else None.
-        gt_depth: oracle only: (h, w) float32 metres, NaN where invalid.
-        gt_T_world_cam: oracle only: (4, 4) camera-to-world.
-        gt_dynamic_mask: oracle only: (h, w) bool.
+        truth: ground truth for the oracle backend (:class:`ViewTruth`); None when the frame
+            has none.
     """
 
     key: int
     image: np.ndarray
     pointmap: Optional[np.ndarray] = None
     K: Optional[np.ndarray] = None
-    gt_depth: Optional[np.ndarray] = None
-    gt_T_world_cam: Optional[np.ndarray] = None
-    gt_dynamic_mask: Optional[np.ndarray] = None
+    truth: Optional[ViewTruth] = None
 
     @property
     def shape(self) -> tuple:

@@ -16,7 +16,8 @@ pairwise network's output is degraded:
   they do for a real network.
 
 The randomness is seeded by ``(seed, key_i, key_j)``: the same edge always gets the same
-prediction, whatever else is in the request.
+prediction, whatever else is in the request. The ground truth arrives on ``NetworkView.truth``
+(the only consumer of that field).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from typing import Sequence
 
 import numpy as np
 
-from align3r_ros.backends.base import NetworkView
+from align3r_ros.backends.base import NetworkView, ViewTruth
 from align3r_ros.config import Align3rConfig, OracleConfig
 from align3r_ros.errors import ConfigError, InputError
 from align3r_ros.geometry.camera import unproject_depth
+from align3r_ros.geometry.se3 import relative_transform
 from align3r_ros.structures import PairPredictions
 
 _KEY_MOD = 2**63
@@ -82,14 +84,14 @@ class OracleBackend:
             view_i, view_j = views[i], views[j]
             rng = np.random.default_rng(
                 [self.config.seed, int(view_i.key) % _KEY_MOD, int(view_j.key) % _KEY_MOD])
-            T_cami_camj = np.linalg.inv(view_i.gt_T_world_cam) @ view_j.gt_T_world_cam
+            T_cami_camj = relative_transform(view_i.truth.T_world_cam, view_j.truth.T_world_cam)
             points_i, conf_i[e] = cam_points[int(i)]
             points_j, conf_j[e] = cam_points[int(j)]
             points_j = points_j @ T_cami_camj[:3, :3].T + T_cami_camj[:3, 3]
             scale = np.exp(rng.uniform(np.log(self.config.scale_min),
                                        np.log(self.config.scale_max)))
-            pts_i[e] = scale * self._degrade(points_i, view_i.gt_dynamic_mask, rng)
-            pts_j[e] = scale * self._degrade(points_j, view_j.gt_dynamic_mask, rng)
+            pts_i[e] = scale * self._degrade(points_i, view_i.truth.dynamic_mask, rng)
+            pts_j[e] = scale * self._degrade(points_j, view_j.truth.dynamic_mask, rng)
         return PairPredictions(edges=edges.copy(), pts_i=pts_i, pts_j=pts_j, conf_i=conf_i,
                                conf_j=conf_j)
 
@@ -108,15 +110,16 @@ class OracleBackend:
 
 def _camera_points(view: NetworkView):
     """(h, w, 3) ground-truth points in the view's camera frame and (h, w) confidence."""
-    missing = [name for name, value in (('ground-truth depth', view.gt_depth),
-                                        ('ground-truth pose', view.gt_T_world_cam),
+    truth = view.truth if view.truth is not None else ViewTruth()
+    missing = [name for name, value in (('ground-truth depth', truth.depth),
+                                        ('ground-truth pose', truth.T_world_cam),
                                         ('intrinsics', view.K)) if value is None]
     if missing:
         raise InputError(f'the oracle backend needs ground-truth depth, pose and intrinsics on '
                          f'every frame; frame key {view.key} has no {" and no ".join(missing)} '
                          '(align3r-replay: give --gt-depth-topic and --gt-pose-topic (or '
                          '--gt-tf-frame), and a camera_info topic)')
-    depth = np.asarray(view.gt_depth, dtype=np.float64)
+    depth = np.asarray(truth.depth, dtype=np.float64)
     valid = np.isfinite(depth) & (depth > 0)
     if not np.any(valid):
         raise InputError(f'view key {view.key} has no valid ground-truth depth')

@@ -83,13 +83,13 @@ def errors(T_world_cam: np.ndarray, depth: np.ndarray, seq) -> Dict:
 def solver_case(solver: str, num_frames: int, height: int, width: int, seed: int) -> Dict:
     """Part 1: one solver on a rigid synthetic problem, sliding window 5, symmetric."""
     from align3r_ros.align import align_pairs, make_pair_edges
-    from align3r_ros.backends.base import NetworkView
+    from align3r_ros.backends.base import NetworkView, ViewTruth
     from align3r_ros.backends.oracle import OracleBackend
     from align3r_ros.synthetic import make_sequence
     config = oracle_config(max(height, width), align={'solver': solver})
     seq = make_sequence(num_frames, height, width, seed=seed, num_movers=0)
     views = [NetworkView(key=f.stamp_ns, image=np.zeros((3, height, width), np.float32),
-                         K=f.K, gt_depth=f.gt_depth, gt_T_world_cam=f.gt_T_world_cam)
+                         K=f.K, truth=ViewTruth(f.gt_depth, f.gt_T_world_cam))
              for f in seq.frames]
     edges = make_pair_edges(num_frames, GraphKind.SLIDING_WINDOW, 5, False, True)
     predictions = OracleBackend.from_config(config).predict(views, edges)

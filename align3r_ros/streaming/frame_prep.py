@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from align3r_ros.backends.base import NetworkView, PriorBackend
+from align3r_ros.backends.base import NetworkView, PriorBackend, ViewTruth
 from align3r_ros.backends.prior_external import external_depth_to_prior
 from align3r_ros.backends.prior_frame import MIN_SIDE
 from align3r_ros.config import (Align3rConfig, IntrinsicsMode, MetricScaleMode,
@@ -138,12 +138,8 @@ class FramePreparer:
                 else prior.values
             metric_prior = transform.map_to_network(values.astype(np.float32), nearest=True)
         colours = network_rgb(frame.rgb, transform)  # resampled once: colours and network input
-        view = NetworkView(
-            key=key, image=normalise_network_rgb(colours), pointmap=pointmap, K=K_net,
-            gt_depth=self._gt_depth(frame, transform),
-            gt_T_world_cam=frame.gt_T_world_cam,
-            gt_dynamic_mask=(None if frame.gt_dynamic_mask is None else transform.map_to_network(
-                np.asarray(frame.gt_dynamic_mask, dtype=bool), nearest=True)))
+        view = NetworkView(key=key, image=normalise_network_rgb(colours), pointmap=pointmap,
+                           K=K_net, truth=self._truth(frame, transform))
         return PreparedFrame(stamp_ns=int(frame.stamp_ns), view=view, transform=transform,
                              K_known=K_net if known else None, metric_prior=metric_prior,
                              rgb=colours,
@@ -165,9 +161,17 @@ class FramePreparer:
         return None
 
     @staticmethod
-    def _gt_depth(frame: Frame, transform: ViewTransform) -> Optional[np.ndarray]:
-        if frame.gt_depth is None:
+    def _truth(frame: Frame, transform: ViewTransform) -> Optional[ViewTruth]:
+        """The frame's ground truth at network resolution (for the oracle backend); None when
+        the frame carries none (a live camera)."""
+        if frame.gt_depth is None and frame.gt_T_world_cam is None \
+                and frame.gt_dynamic_mask is None:
             return None
-        depth = np.asarray(frame.gt_depth, dtype=np.float32)
-        depth = np.where(depth > 0, depth, np.nan).astype(np.float32)
-        return transform.map_to_network(depth, nearest=True)
+        depth = None
+        if frame.gt_depth is not None:
+            depth = np.asarray(frame.gt_depth, dtype=np.float32)
+            depth = transform.map_to_network(np.where(depth > 0, depth, np.nan).astype(
+                np.float32), nearest=True)
+        mask = None if frame.gt_dynamic_mask is None else transform.map_to_network(
+            np.asarray(frame.gt_dynamic_mask, dtype=bool), nearest=True)
+        return ViewTruth(depth=depth, T_world_cam=frame.gt_T_world_cam, dynamic_mask=mask)

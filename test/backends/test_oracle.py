@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.backends.base import NetworkView, PairwiseBackend
+from align3r_ros.backends.base import NetworkView, PairwiseBackend, ViewTruth
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.config import OracleConfig
 from align3r_ros.errors import ConfigError, InputError
@@ -15,8 +15,8 @@ from align3r_ros.synthetic import make_sequence
 def _views(seq, keys=None):
     keys = keys if keys is not None else [f.stamp_ns for f in seq.frames]
     return [NetworkView(key=k, image=np.zeros((3,) + f.shape, np.float32), K=f.K,
-                        gt_depth=f.gt_depth, gt_T_world_cam=f.gt_T_world_cam,
-                        gt_dynamic_mask=f.gt_dynamic_mask) for k, f in zip(keys, seq.frames)]
+                        truth=ViewTruth(f.gt_depth, f.gt_T_world_cam, f.gt_dynamic_mask))
+            for k, f in zip(keys, seq.frames)]
 
 
 @pytest.fixture(scope='module')
@@ -98,7 +98,7 @@ def test_invalid_depth_gets_unit_confidence(seq):
     depth[:5] = np.nan
     depth[5:8] = 0.0
     view = NetworkView(key=1, image=np.zeros((3, 32, 48), np.float32), K=seq.K,
-                       gt_depth=depth, gt_T_world_cam=seq.T_world_cam[0])
+                       truth=ViewTruth(depth=depth, T_world_cam=seq.T_world_cam[0]))
     pred = OracleBackend(OracleConfig()).predict([view, _views(seq)[1]], np.array([[0, 1]]))
     assert np.all(pred.conf_i[0, :8] == 1.0) and np.all(np.isfinite(pred.pts_i))
 
@@ -110,7 +110,7 @@ def test_bad_requests_raise(seq):
     with pytest.raises(InputError, match='key 9'):
         backend.predict([views[0], no_gt], np.array([[0, 1]]))
     small = NetworkView(key=9, image=np.zeros((3, 16, 48), np.float32), K=seq.K,
-                        gt_depth=np.ones((16, 48)), gt_T_world_cam=np.eye(4))
+                        truth=ViewTruth(depth=np.ones((16, 48)), T_world_cam=np.eye(4)))
     with pytest.raises(InputError, match='share a size'):
         backend.predict([views[0], small], np.array([[0, 1]]))
     with pytest.raises(InputError, match='out of range'):

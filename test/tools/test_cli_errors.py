@@ -101,14 +101,14 @@ def test_convert_into_unwritable_place_fails_before_reading(tmp_path):
 
 
 def test_oracle_without_ground_truth_names_the_flags():
-    from align3r_ros.backends.base import NetworkView
+    from align3r_ros.backends.base import NetworkView, ViewTruth
     from align3r_ros.backends.oracle import OracleBackend
     from align3r_ros.config import OracleConfig
     from align3r_ros.errors import InputError
 
     K = np.array([[40.0, 0, 24], [0, 40.0, 16], [0, 0, 1]])
     good = NetworkView(key=1, image=np.zeros((3, 32, 48), np.float32), K=K,
-                       gt_depth=np.ones((32, 48), np.float32), gt_T_world_cam=np.eye(4))
+                       truth=ViewTruth(np.ones((32, 48), np.float32), np.eye(4)))
     bare = NetworkView(key=1700000000000000000, image=np.zeros((3, 32, 48), np.float32), K=K)
     with pytest.raises(InputError) as caught:
         OracleBackend(OracleConfig()).predict([good, bare], np.array([[0, 1]]))
