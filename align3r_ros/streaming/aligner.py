@@ -2,7 +2,8 @@
 
 :class:`~align3r_ros.engine.Engine` owns the frame policy (stamps, sizes, preparation,
 rectification); a :class:`StreamAligner` only sees frames that passed it, in stamp order and of
-one size until ``reset``. Implementations: ``streaming.incremental.StreamingAligner`` (clip mode).
+one size until ``reset``. Implementations: ``streaming.incremental.StreamingAligner`` (clip mode)
+and ``live.LiveAligner`` (live mode); ``stream.mode`` chooses (``engine``).
 """
 
 from __future__ import annotations
