@@ -30,7 +30,7 @@ from align3r_ros.backends.base import NetworkView, ViewTruth
 from align3r_ros.config import Align3rConfig, OracleConfig
 from align3r_ros.errors import ConfigError, InputError
 from align3r_ros.geometry.camera import unproject_depth
-from align3r_ros.geometry.se3 import relative_transform
+from align3r_ros.geometry.se3 import relative_transform, transform_points
 from align3r_ros.structures import PairPredictions
 
 _KEY_MOD = 2**63
@@ -87,7 +87,7 @@ class OracleBackend:
             T_cami_camj = relative_transform(view_i.truth.T_world_cam, view_j.truth.T_world_cam)
             points_i, conf_i[e] = cam_points[int(i)]
             points_j, conf_j[e] = cam_points[int(j)]
-            points_j = points_j @ T_cami_camj[:3, :3].T + T_cami_camj[:3, 3]
+            points_j = transform_points(T_cami_camj, points_j)
             scale = np.exp(rng.uniform(np.log(self.config.scale_min),
                                        np.log(self.config.scale_max)))
             pts_i[e] = scale * self._degrade(points_i, view_i.truth.dynamic_mask, rng)

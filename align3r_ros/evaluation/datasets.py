@@ -31,6 +31,7 @@ from align3r_ros.errors import InputError
 from align3r_ros.evaluation import dataset_files as files
 from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, associate_one_to_one
 from align3r_ros.geometry.camera import intrinsics_matrix
+from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.structures import Frame
 
 TUM_MAX_DIFFERENCE_NS = 20_000_000
@@ -174,7 +175,7 @@ def _load_sintel(path: Path, start: int, frames: int, stride: int) -> SequenceDa
         K, T_cam_world = files.read_cam(base / 'camdata_left' / seq / f'{image.stem}.cam')
         out.append(Frame(stamp_ns=int(round((number - 1) * 1e9 / SINTEL_FPS)),
                          rgb=files.read_rgb(image), K=K, gt_depth=depth,
-                         gt_T_world_cam=np.linalg.inv(T_cam_world)))
+                         gt_T_world_cam=invert_transform(T_cam_world)))
     if not out:
         raise InputError(f'no Sintel frame_*.png in {path}')
     return SequenceData(seq, tuple(out))

@@ -13,12 +13,13 @@ from align3r_ros.geometry.camera import (default_intrinsics, default_principal_p
                                          unproject_depth)
 from align3r_ros.geometry.quaternion import (matrix_to_quaternion, orthonormalise_rotation,
                                              quaternion_to_matrix)
-from align3r_ros.geometry.se3 import invert_transform, make_transform, relative_transform
+from align3r_ros.geometry.se3 import (invert_transform, make_transform, relative_transform,
+                                      transform_points)
 from align3r_ros.geometry.sim3 import Sim3, umeyama_alignment
 
 __all__ = [
     'Sim3', 'default_intrinsics', 'default_principal_point', 'image_plane_coordinates',
     'intrinsics_matrix', 'invert_transform', 'make_transform', 'matrix_to_quaternion',
     'orthonormalise_rotation', 'pixel_rays', 'quaternion_to_matrix', 'relative_transform',
-    'umeyama_alignment', 'unproject_depth',
+    'transform_points', 'umeyama_alignment', 'unproject_depth',
 ]

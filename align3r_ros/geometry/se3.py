@@ -50,3 +50,9 @@ def relative_transform(T_w_a: np.ndarray, T_w_b: np.ndarray) -> np.ndarray:
     out[..., :3, 3] = np.einsum('...ij,...j->...i', R_a_w, T_w_b[..., :3, 3] - T_w_a[..., :3, 3])
     out[..., 3, 3] = 1.0
     return out
+
+
+def transform_points(T_a_b: np.ndarray, pts_b: np.ndarray) -> np.ndarray:
+    """Points (..., 3) given in frame b, mapped into frame a by one (4, 4) transform, float64."""
+    T_a_b = np.asarray(T_a_b, dtype=np.float64)
+    return np.asarray(pts_b, dtype=np.float64) @ T_a_b[:3, :3].T + T_a_b[:3, 3]

@@ -11,7 +11,7 @@ from align3r_ros.geometry import (default_intrinsics, default_principal_point,
                                   image_plane_coordinates, intrinsics_matrix, invert_transform,
                                   make_transform, matrix_to_quaternion, orthonormalise_rotation,
                                   pixel_rays, quaternion_to_matrix, relative_transform,
-                                  umeyama_alignment, unproject_depth)
+                                  transform_points, umeyama_alignment, unproject_depth)
 
 
 def test_quaternion_round_trip_xyzw():
@@ -45,6 +45,10 @@ def test_invert_and_transform():
     S = T.copy()
     S[:3, :3] *= 2.5  # a similarity
     np.testing.assert_allclose(invert_transform(S) @ S, np.eye(4), atol=1e-12)
+    p = np.array([[0.3, 0.2, 4.0], [1.0, -1.0, 2.0]])
+    np.testing.assert_allclose(transform_points(invert_transform(T), transform_points(T, p)), p,
+                               atol=1e-12)
+    np.testing.assert_allclose(transform_points(T, p[0]), (T @ np.append(p[0], 1.0))[:3])
     T2 = make_transform(R.T, [0.1, 0.2, -0.3])
     np.testing.assert_allclose(relative_transform(T, T2), np.linalg.inv(T) @ T2, atol=1e-12)
     batch = np.stack([T, T2])
