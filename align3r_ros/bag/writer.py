@@ -65,8 +65,6 @@ def staging_path(output: 'Path | str', role: str = 'partial', pid: Optional[int]
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own leftovers (a reused pid) are stale by definition
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,6 +100,8 @@ def remove_stale_staging(output: 'Path | str') -> List[str]:
         if match is None:
             continue
         role, pid = match.group(1), int(match.group(2))
+        if pid == os.getpid():
+            continue  # this process's own staging, in use right now
         if _pid_alive(pid):
             notes.append(f'{entry} belongs to a running process (pid {pid}); left alone')
         elif role == 'partial':

@@ -152,6 +152,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:  # --output is staged: complete, or not there at all
         output = stack.enter_context(staged(Path(args.output), overwrite=args.force)) \
             if args.output else None
+        if output is not None:
+            output.mkdir()  # the staging folder claims the place from the start
         with Progress('align3r-eval', args.quiet) as progress:
             progress.sequences(0, len(folders))
             for folder in folders:
