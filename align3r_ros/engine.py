@@ -191,8 +191,11 @@ def align_sequence(frames: Sequence[Frame], config: ConfigSource,
     if len(shapes) != 1:
         raise InputError(f'align_sequence needs frames of one size, got {sorted(shapes)}')
     stamps = [int(f.stamp_ns) for f in frames]
-    if any(b <= a for a, b in zip(stamps, stamps[1:])):
-        raise InputError('align_sequence needs strictly increasing stamps')
+    for k, (a, b) in enumerate(zip(stamps, stamps[1:]), start=1):
+        if b <= a:  # one sequence is one world; the streaming engine resets instead
+            raise InputError(f'align_sequence needs strictly increasing stamps: frame {k} has '
+                             f'{b} ns after {a} ns (streaming mode drops a repeated stamp and '
+                             'starts a new world when time goes backwards)')
     if pairwise_backend is None:
         pairwise_backend, built_prior = build_backends(config)
         prior_backend = prior_backend if prior_backend is not None else built_prior
