@@ -6,8 +6,8 @@ the engine rectifies (``streaming/rectify.py``), as it does for the live node.
 Two passes over the bag. The first reads the small things — image stamps, CameraInfo, ground-truth
 poses and depth stamps — so that the association is known and the number of frames is known (for
 the progress bar). The second decodes images and depth (the prior topic and the ground-truth depth
-topic, associated alike; they may be one topic) and yields frames in stamp order, holding only the
-depth maps that still wait for their image.
+topic, associated alike; they may be one topic) and yields frames in the bag's order, holding only
+the depth maps that still wait for their image.
 
 Input problems never stop the replay silently: a frame that cannot be decoded (unknown encoding,
 empty image, CameraInfo of another size) is skipped and counted in ``warnings``; when no frame at
