@@ -1,7 +1,9 @@
 """The engine: frames in, aligned per-frame results out; used by the ROS node and the tools.
 
-Streaming (:class:`Engine`): ``push(frame)`` returns the results of a clip when it completes
-(``clip.length`` frames, so results arrive one clip late), ``flush()`` emits a partial clip.
+Streaming (:class:`Engine`): ``push(frame)`` returns the results that became ready — in
+``stream.mode: live`` the frame's own result, in ``clip`` mode a whole clip once it completes
+(``clip.length`` frames, so one clip late); ``flush()`` emits everything still held. The mode is
+a :class:`~align3r_ros.streaming.aligner.StreamAligner` chosen in one place (``_stream_aligner``).
 Offline (:func:`align_sequence`): the hierarchical scheme on a whole sequence.
 
 The engine owns the frame policy, for the node and the tools alike (transports only convert
@@ -18,7 +20,7 @@ and hand frames over):
 * a frame that cannot be prepared is dropped (before any reset: one unusable frame never
   resets the world); a failed solve yields finite fallback poses, NaN depth and a status.
 
-Held state is bounded by one clip plus the keyframe window. No ROS import here.
+Held state is bounded by the aligner's window (``held_frames``). No ROS import here.
 """
 
 from __future__ import annotations
@@ -105,11 +107,11 @@ class Engine:
 
     @property
     def held_frames(self) -> int:
-        """Frames held by the engine now (current clip + keyframe window); bounded."""
+        """Frames held by the engine now (waiting frames + keyframes); bounded by the config."""
         return self._stream.held_frames
 
     def push(self, frame: Frame) -> List[FrameResult]:
-        """Add one frame; returns the results that became ready (a completed clip), else [].
+        """Add one frame; returns the results that became ready (possibly []).
 
         The frame policy (module docstring) applies first; the results of held frames that a
         reset emits come first, with the old ``world_id``.
