@@ -126,6 +126,8 @@ def publish(staging: Path, output: Path, overwrite: bool = False) -> None:
     With ``overwrite`` an existing ``output`` is set aside first and deleted once the new one is
     in place (restored if the rename fails). Without it an existing ``output`` is a BagError.
     """
+    if output.is_dir() and not output.is_symlink() and not any(output.iterdir()):
+        output.rmdir()  # an empty folder holds nothing to keep
     if not (output.exists() or output.is_symlink()):
         os.replace(staging, output)
         return

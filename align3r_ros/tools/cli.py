@@ -144,9 +144,13 @@ def check_output(location: OutputLocation, force: bool) -> None:
     """Raise ConfigError unless ``location`` can be written (before any work is done).
 
     A missing path is fine when its nearest existing ancestor is a writable folder (missing
-    folders are created). An existing one must be of the right kind and needs ``force``.
+    folders are created), and so is an empty folder. An existing one must be of the right kind
+    and needs ``force``.
     """
     path, flag = Path(location.path), location.flag
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        _check_writable(path, location)  # an empty folder: nothing to overwrite
+        return
     if path.exists() or path.is_symlink():
         if location.kind is OutputKind.FOLDER and not path.is_dir():
             raise ConfigError(f'{flag} {path} is a file; give a folder (it is created)')

@@ -22,7 +22,8 @@ from pathlib import Path
 import sys
 from typing import Any, Dict, Optional, Sequence
 
-from align3r_ros.errors import Align3rError, ConfigError
+from align3r_ros.errors import ConfigError
+from align3r_ros.tools import cli
 
 PRIOR_MODELS = ('depth_anything_v2', 'depth_anything_v2_vits', 'depth_anything_v2_vitb',
                 'depth_anything_v2_vitl', 'depth_pro')
@@ -47,33 +48,53 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the onnxruntime-vs-torch check')
     parser.add_argument('-o', '--output', required=True,
-                        help='pairwise: output folder; prior: .onnx file or folder')
+                        help='pairwise: output folder (written complete or not at all); prior: '
+                             '.onnx file or folder; existing outputs need --force')
+    cli.add_tool_arguments(parser)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Exit status: :class:`~align3r_ros.tools.cli.ExitCode` (and ``--help``)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    try:
-        if args.model == 'pairwise':
-            summary = export_pairwise(args)
-        else:
-            summary = export_prior(args)
-    except Align3rError as exc:
-        print(f'align3r-export-onnx: {exc}', file=sys.stderr)
-        return 1
-    print(json.dumps(summary, default=str))
-    return 0
+
+    def work() -> int:
+        summary = export_pairwise(args) if args.model == 'pairwise' else export_prior(args)
+        print(json.dumps(summary, default=str))
+        return cli.ExitCode.OK
+
+    return cli.run_tool('align3r-export-onnx', work, debug=args.debug, outputs=_outputs(args),
+                        force=args.force)
+
+
+def _prior_path(args: argparse.Namespace) -> Path:
+    """The .onnx file a prior export writes (``-o`` itself, or ``-o/<model>.onnx``)."""
+    out = Path(args.output)
+    return out if out.suffix == '.onnx' else out / f'{args.model}.onnx'
+
+
+def _outputs(args: argparse.Namespace) -> list:
+    out = Path(args.output)
+    if args.model == 'pairwise':
+        return [cli.OutputLocation(out, cli.OutputKind.FOLDER, '-o')]
+    locations = [cli.OutputLocation(_prior_path(args), cli.OutputKind.FILE, '-o')]
+    if out.suffix != '.onnx':
+        locations.insert(0, cli.OutputLocation(out, cli.OutputKind.FOLDER, '-o', new=False))
+    return locations
 
 
 def export_pairwise(args: argparse.Namespace) -> Dict[str, Any]:
     from align3r_ros.networks.pairwise.onnx_export import (check_export_settings,
                                                            export_pairwise_onnx)
 
+    from align3r_ros.bag.writer import staged
+
     example_hw = check_export_settings((args.height or 288, args.width or 512), args.opset)
     net = _pairwise_net(args.weights, args.config)
-    info = export_pairwise_onnx(net, args.output, example_hw=example_hw, opset=args.opset,
-                                verify=not args.no_verify)
+    with staged(Path(args.output), overwrite=args.force) as staging:
+        info = export_pairwise_onnx(net, staging, example_hw=example_hw, opset=args.opset,
+                                    verify=not args.no_verify)
     files = sorted(p.name for p in Path(args.output).iterdir())
     return {'model': 'pairwise', 'output': str(args.output), 'files': files, **asdict(info)}
 
@@ -110,10 +131,8 @@ def export_prior(args: argparse.Namespace) -> Dict[str, Any]:
 
     if not args.weights:
         raise ConfigError(f'--model {args.model} needs --weights (the prior checkpoint)')
-    out = Path(args.output)
-    if out.suffix != '.onnx':
-        out.mkdir(parents=True, exist_ok=True)
-        out = out / f'{args.model}.onnx'
+    out = _prior_path(args)
+    out.parent.mkdir(parents=True, exist_ok=True)
     example_hw = None
     if args.height or args.width:
         if not (args.height and args.width):
