@@ -61,6 +61,22 @@ def test_duplicate_stamp_is_dropped_and_a_backward_stamp_resets_the_world():
     assert len(backend.live) <= 2
 
 
+def test_stamp_policy_is_the_engines_in_live_mode_too():
+    frames = make_sequence(6, 32, 48, seed=1, num_movers=0).frames
+    engine, _ = _engine(stream={'mode': 'live'})
+    with single_torch_thread():
+        out = [engine.push(f) for f in frames[:3] + [frames[2], frames[1]] + frames[3:]]
+        out.append(engine.flush())
+    results = [r for o in out for r in o]
+    assert out[3] == [] and engine.stats.frames_dropped == 1 and engine.stats.resets == 1
+    assert [r.stamp_ns for r in results] == [f.stamp_ns for f in frames[:3] + frames[1:2]
+                                             + frames[3:]]
+    assert [r.world_id for r in results] == [0] * 3 + [1] * 4
+    assert 'reset: stamp went backwards' in out[4][-1].status
+    np.testing.assert_allclose(out[4][-1].T_world_cam, np.eye(4), atol=1e-9)  # a new world
+    _assert_sane(results)
+
+
 def test_size_change_emits_pending_clip_and_resets():
     small = make_sequence(6, 32, 48, seed=1, num_movers=0).frames
     large = make_sequence(5, 48, 64, seed=2, num_movers=0).frames
