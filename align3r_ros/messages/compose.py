@@ -97,23 +97,23 @@ def compose_result(result: FrameResult, input_frame_id: str, config: Align3rConf
     stamp = int(result.stamp_ns)
     camera_frame = camera_frame_id(input_frame_id, config)
     header = make_header(stamp, camera_frame, types)
-    messages = {}
+    depth_msg = depth_info = cloud = transform = odometry = pose = None
     if out.publish_depth or out.publish_cloud:
         depth = result.masked_depth(out.conf_threshold)
         height, width = depth.shape
         if out.publish_depth:
-            messages['depth'] = depth_to_image_msg(depth, copy_header(header, types), types)
-            messages['depth_info'] = intrinsics_to_camera_info(
-                result.K, width, height, copy_header(header, types), types)
+            depth_msg = depth_to_image_msg(depth, copy_header(header, types), types)
+            depth_info = intrinsics_to_camera_info(result.K, width, height,
+                                                   copy_header(header, types), types)
         if out.publish_cloud:
-            messages['cloud'] = depth_to_cloud_msg(
-                depth, result.K, copy_header(header, types), types, rgb=result.rgb,
-                stride=out.point_stride, organized=out.organized_cloud)
+            cloud = depth_to_cloud_msg(depth, result.K, copy_header(header, types), types,
+                                       rgb=result.rgb, stride=out.point_stride,
+                                       organized=out.organized_cloud)
     T_world_cam = np.asarray(result.T_world_cam, dtype=np.float64)
     if frames.tf_mode is TfMode.DIRECT:
-        messages['transform'] = matrix_to_transform_stamped(
-            T_world_cam, stamp, frames.world_frame, camera_frame, types)
+        transform = matrix_to_transform_stamped(T_world_cam, stamp, frames.world_frame,
+                                                camera_frame, types)
     if out.publish_odometry and frames.tf_mode is not TfMode.REP105:
-        messages['odometry'], messages['pose'] = odometry_messages(
-            T_world_cam, stamp, camera_frame, config, types)
-    return ResultMessages(camera_frame=camera_frame, **messages)
+        odometry, pose = odometry_messages(T_world_cam, stamp, camera_frame, config, types)
+    return ResultMessages(camera_frame=camera_frame, depth=depth_msg, depth_info=depth_info,
+                          cloud=cloud, transform=transform, odometry=odometry, pose=pose)
