@@ -47,7 +47,8 @@ class FeedSummary:
 
 
 def run_frames(engine: FrameEngine, frames: Iterable[Frame], on_result: ResultCallback,
-               on_frame: Optional[FrameCallback] = None) -> FeedSummary:
+               on_frame: Optional[FrameCallback] = None,
+               on_flush: Optional[Callable[[], None]] = None) -> FeedSummary:
     """Push every frame of ``frames`` into ``engine``, then flush it.
 
     Args:
@@ -56,6 +57,7 @@ def run_frames(engine: FrameEngine, frames: Iterable[Frame], on_result: ResultCa
         frames: consumed lazily (a bag reader, a renderer): one frame is held at a time.
         on_result: receives every result once, as soon as the engine returns it.
         on_frame: progress, called after each push with the frames pushed so far.
+        on_flush: called once before ``flush`` (which may align a whole clip or sequence).
 
     Raises:
         whatever the engine raises (streaming engines drop bad frames and raise nothing for
@@ -69,6 +71,8 @@ def run_frames(engine: FrameEngine, frames: Iterable[Frame], on_result: ResultCa
             results_out += 1
         if on_frame is not None:
             on_frame(frames_in)
+    if on_flush is not None:
+        on_flush()
     for result in engine.flush():
         on_result(result)
         results_out += 1

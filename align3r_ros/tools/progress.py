@@ -61,6 +61,11 @@ class Progress:
                         position=1 if 'sequences' in self._bars else 0)
         bar.update(done - bar.n)
 
+    def note(self, text: str) -> None:
+        """Show ``text`` beside the open bars (e.g. 'aligning held frames' during a flush)."""
+        for bar in self._bars.values():
+            bar.set_postfix_str(text)
+
     def stage(self, stage: OfflineStage) -> None:
         """Offline alignment progress (prepare per frame, then align per stage)."""
         if self.quiet:

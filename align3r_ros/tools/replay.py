@@ -105,7 +105,8 @@ def replay_with_progress(options, quiet: bool):
 
     with Progress('align3r-replay', quiet) as progress:
         return run_replay(options, progress=lambda done, total: progress.frames(
-            done, total, 'replay'), on_stage=progress.stage)
+            done, total, 'replay'), on_stage=progress.stage,
+            on_flush=lambda: progress.note('aligning the frames still held'))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -134,7 +134,8 @@ def _copy_static_tf(reader: BagReader, writer: ResultBagWriter, warnings: List[s
 
 def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] = None,
                progress: Optional[ProgressCallback] = None,
-               on_stage: Optional[StageCallback] = None) -> ReplayOutcome:
+               on_stage: Optional[StageCallback] = None,
+               on_flush: Optional[Callable[[], None]] = None) -> ReplayOutcome:
     """Replay ``options.input`` into ``options.output``.
 
     Args:
@@ -143,6 +144,7 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
             ``options.mode``).
         progress: called with (frames read, frames total) after every input frame.
         on_stage: offline mode's alignment stages (with the default engine factory).
+        on_flush: called once every frame is pushed, before the engine aligns what it holds.
 
     Raises:
         BagError: unreadable input, missing topics (listing those that exist), an existing
@@ -174,7 +176,7 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
             try:
                 run_frames(engine, frames.tagged(), sink,
                            on_frame=(lambda _: progress(frames.read, plan.num_frames))
-                           if progress else None)
+                           if progress else None, on_flush=on_flush)
             except InputError as error:
                 if options.mode is not RunMode.OFFLINE:
                     raise
@@ -263,7 +265,8 @@ def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, s
         prior = f'topic {topics.prior} ({kind.value}), else {prior}'
     return (('mode', options.mode.value), ('pairwise backend', config.pairwise.backend.value),
             ('prior backend', prior),
-            ('solver', config.align.solver.value), ('clip length', str(config.clip.length)),
+            ('solver', config.align.solver.value), ('stream mode', config.stream.mode.value),
+            ('clip length', str(config.clip.length)),
             ('network long side', str(config.preprocess.long_side)),
             ('camera info', topics.camera_info or 'none (intrinsics estimated)'),
             ('output', str(options.output)))
