@@ -4,6 +4,7 @@ traceback; errors that name their fix; ``--help`` that says what every flag take
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 from pathlib import Path
 
@@ -122,3 +123,28 @@ def test_config_pointing_at_a_folder_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match='is a folder; give the parameter YAML file'):
         config_io.config_from_yaml_file(tmp_path)
+
+
+def test_onnx_weights_given_as_a_file_is_one_line(tmp_path):
+    from cli_process import GT_FLAGS, write_bag
+
+    bag = write_bag(tmp_path / 'bag', 3)
+    (tmp_path / 'model.onnx').write_bytes(b'an onnx file, not the export folder')
+    done = run_tool('replay', [bag, '-o', tmp_path / 'out', '--pairwise-backend', 'onnx',
+                               '--pairwise-weights', tmp_path / 'model.onnx', *GT_FLAGS])
+    assert done.code == 1 and len(done.err_lines) == 1 and 'Traceback' not in done.err
+    assert 'model.onnx' in done.err and not (tmp_path / 'out').exists()
+
+
+def test_frames_under_8_px_are_rejected(tmp_path):
+    from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
+    from cli_process import GT_FLAGS, synthetic_frames
+
+    tiny = [dataclasses.replace(f, rgb=np.ascontiguousarray(f.rgb[:4, :4]), K=f.K,
+                                gt_depth=f.gt_depth[:4, :4]) for f in synthetic_frames(4)]
+    write_frames_bag(tiny, tmp_path / 'bag', FramesBagOptions())
+    done = run_tool('replay', [tmp_path / 'bag', '-o', tmp_path / 'out', '--pairwise-backend',
+                               'oracle', *GT_FLAGS])
+    assert done.code == 1 and 'Traceback' not in done.err
+    assert 'too small; sides must be at least 8 px' in done.err_lines[-1]
+    assert not (tmp_path / 'out').exists()

@@ -81,3 +81,29 @@ def test_prior_export_is_delegated(tmp_path, capsys, monkeypatch):
     assert kwargs['example_hw'] == (518, 686) and kwargs['verify']
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary['max_rel_error'] == 2e-6
+
+
+@pytest.mark.parametrize('case', ['pairwise into a folder with files', 'pairwise into a file',
+                                  'prior over an existing .onnx'])
+def test_output_checked_before_any_work(tmp_path, case):
+    import subprocess
+    import sys
+
+    (tmp_path / 'full').mkdir()
+    (tmp_path / 'full' / 'encoder.onnx').write_bytes(b'earlier export')
+    (tmp_path / 'afile').write_bytes(b'keep')
+    (tmp_path / 'old.onnx').write_bytes(b'earlier prior')
+    model, out, message = {
+        'pairwise into a folder with files': ('pairwise', tmp_path / 'full', 'exists already'),
+        'pairwise into a file': ('pairwise', tmp_path / 'afile', 'is a file'),
+        'prior over an existing .onnx': ('depth_anything_v2', tmp_path / 'old.onnx',
+                                         'exists already')}[case]
+    # no --weights: any work at all would fail with another message
+    result = subprocess.run([sys.executable, '-m', 'align3r_ros.tools.export_onnx', '--model',
+                             model, '--config', 'align3r_vitl_512_dpt', '-o', str(out)],
+                            capture_output=True, text=True, timeout=240)
+    assert result.returncode == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
+    assert (tmp_path / 'full' / 'encoder.onnx').read_bytes() == b'earlier export'
+    assert (tmp_path / 'afile').read_bytes() == b'keep'
+    assert (tmp_path / 'old.onnx').read_bytes() == b'earlier prior'
