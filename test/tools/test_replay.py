@@ -259,6 +259,29 @@ def test_readme_demo_thirty_frames_with_the_oracle(shared, tmp_path):
     assert report['frames'] == 30
     assert report['depth']['abs_rel'] < 0.03 and report['depth']['delta_1_25'] > 0.97
     assert report['pose']['ate'] < 0.03 and report['pose']['rpe_rot_deg'] < 1.0
+    # docs/replay_eval.md's sample row is what this run prints (to its last printed digit, ±1)
+    measured = {'Abs Rel': report['depth']['abs_rel'], 'Sq Rel': report['depth']['sq_rel'],
+                'RMSE [m]': report['depth']['rmse'], 'log RMSE': report['depth']['log_rmse'],
+                'δ<1.25': report['depth']['delta_1_25'], 'ATE [m]': report['pose']['ate'],
+                'RPE trans [m]': report['pose']['rpe_trans'],
+                'RPE rot [deg]': report['pose']['rpe_rot_deg']}
+    documented = _documented_sample_row()
+    assert set(documented) == set(measured)
+    for name, text in documented.items():
+        unit = 10.0 ** -len(text.split('.')[1])
+        assert abs(measured[name] - float(text)) <= 1.5 * unit, (name, measured[name], text)
+
+
+def _documented_sample_row():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / 'docs' / 'replay_eval.md').read_text(
+        encoding='utf-8')
+    rows = [line for line in page.split('### Sample report', 1)[1].splitlines()
+            if line.startswith('|')]
+    header, row = rows[0], rows[2]
+    cells = [c.strip() for c in header.strip('|').split('|')]
+    return dict(zip(cells, [c.strip() for c in row.strip('|').split('|')]))
 
 
 @pytest.mark.slow
