@@ -1,27 +1,35 @@
 """The ``align3r`` lifecycle node (executable ``align3r_node``).
 
-configure: parameters -> config, build the engine (loads weights; a missing or bad file fails
-the transition with a one-line reason). activate: publishers, subscriptions and ONE worker
-thread. deactivate: stop them. cleanup: free the models and the CUDA cache. With
-``autostart: true`` the node configures and activates itself.
+configure: parameters -> config, build the engine (loads weights; a missing or bad file, or a
+bad parameter, fails the transition with a one-line reason and the process stays up).
+activate: publishers, subscriptions and ONE worker thread. deactivate: stop the subscriptions,
+process the frames already queued, flush the engine's held frames, publish them, then stop.
+cleanup: free the models and the CUDA cache. With ``autostart: true`` the node configures and
+activates itself.
 
 Where a frame goes: ``inputs.InputSubscriptions`` (convert, enqueue) -> ``worker.FrameQueue``
 -> ``worker.InferenceWorker`` (engine.push) -> ``publishers.OutputPublishers``.
+
+Shutdown (:func:`main`): SIGINT and SIGTERM only set a flag; the spin loop then takes the
+messages already delivered, runs the lifecycle shutdown (drain, flush, publish, wait for the
+acknowledgements) while the ROS context is still valid, and exits 0.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from typing import Any, Callable, Optional
 
 import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from align3r_ros.config import Align3rConfig, TfMode
+from align3r_ros.config import Align3rConfig, QosReliability, TfMode
 from align3r_ros.errors import Align3rError
-from align3r_ros.ros import params
 from align3r_ros.ros.inputs import InputSubscriptions
 from align3r_ros.ros.message_types import rclpy_message_types
+from align3r_ros.ros.params import AUTOSTART, ParameterState
 from align3r_ros.ros.publishers import OutputPublishers
 from align3r_ros.ros.worker import (
     FrameQueue,
@@ -29,12 +37,14 @@ from align3r_ros.ros.worker import (
     PipelineCounters,
     free_accelerator_memory,
 )
-from align3r_ros.structures import FrameResult
+from align3r_ros.structures import Frame, FrameResult
 
 #: config -> zero-argument engine factory; called once in configure (loads the weights), the
 #: factory once per (re)start of the stream, reusing the loaded backends.
 EngineBuilder = Callable[[Align3rConfig], Callable[[], Any]]
 DIAGNOSTICS_PERIOD_S = 1.0
+#: how often ``best_available`` inputs re-check their publishers' reliability.
+QOS_REFRESH_PERIOD_S = 0.5
 
 
 def default_engine_builder(config: Align3rConfig) -> Callable[[], Any]:
@@ -54,18 +64,18 @@ class Align3rNode(LifecycleNode):
         super().__init__('align3r', **node_kwargs)
         self._engine_builder = engine_builder
         self._types = rclpy_message_types()
-        params.declare_parameters(self)
         self.config: Optional[Align3rConfig] = None
+        self._active = False
         self._worker: Optional[InferenceWorker] = None
         self._queue: Optional[FrameQueue] = None
         self._counters = PipelineCounters()
         self._inputs: Optional[InputSubscriptions] = None
         self._outputs: Optional[OutputPublishers] = None
-        self._diagnostics_timer = None
+        self._timers: list = []
         self._tf_buffer = None
         self._tf_listener = None
-        self.add_on_set_parameters_callback(params.make_set_parameters_callback(
-            lambda: self.config or params.read_config(self), self._apply_runtime_config))
+        self.parameters = ParameterState(self, lambda: self._active, lambda: self.config,
+                                         self._apply_runtime_config)
 
     def _apply_runtime_config(self, config: Align3rConfig) -> None:
         self.config = config  # one attribute swap: the worker reads whole configs only
@@ -73,7 +83,7 @@ class Align3rNode(LifecycleNode):
     # -- lifecycle ----------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            config = params.read_config(self)
+            config = self.parameters.read_config()
             self._counters = PipelineCounters()
             self._queue = FrameQueue(config.input.queue_size)
             self._worker = InferenceWorker(
@@ -98,9 +108,12 @@ class Align3rNode(LifecycleNode):
         self._outputs = OutputPublishers(self, config, self._types, self._tf_buffer)
         self._inputs = InputSubscriptions(self, config, self._types, self._submit,
                                           self._counters)
-        self._diagnostics_timer = self.create_timer(DIAGNOSTICS_PERIOD_S,
-                                                    self.publish_diagnostics)
+        self._timers = [self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)]
+        if config.input.reliability is QosReliability.BEST_AVAILABLE:
+            self._timers.append(self.create_timer(QOS_REFRESH_PERIOD_S,
+                                                  self._inputs.refresh_qos))
         self._worker.start()
+        self._active = True
         self.get_logger().info('active')
         return TransitionCallbackReturn.SUCCESS
 
@@ -111,6 +124,7 @@ class Align3rNode(LifecycleNode):
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
+        self.config = None
         self.get_logger().info('cleaned up')
         return TransitionCallbackReturn.SUCCESS
 
@@ -124,16 +138,25 @@ class Align3rNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self) -> None:
+        """Stop the pipeline (draining it) and free the engine before the node goes."""
+        self._stop_pipeline()
+        self._release()
+        super().destroy_node()
+
     def _stop_pipeline(self) -> None:
+        """Stop receiving, process what was received, flush and publish it, then stop."""
+        self._active = False
         if self._inputs is not None:
             self._inputs.destroy()
             self._inputs = None
         if self._worker is not None:
             self._worker.stop()
-        if self._diagnostics_timer is not None:
-            self.destroy_timer(self._diagnostics_timer)
-            self._diagnostics_timer = None
+        for timer in self._timers:
+            self.destroy_timer(timer)
+        self._timers = []
         if self._outputs is not None:
+            self.publish_diagnostics()  # the final counts
             self._outputs.destroy()
             self._outputs = None
 
@@ -146,41 +169,73 @@ class Align3rNode(LifecycleNode):
         free_accelerator_memory()
 
     # -- data path ----------------------------------------------------------------------------
-    def _submit(self, queued: Any) -> None:
-        if self._queue is not None and self._queue.put(queued):
+    def _submit(self, frame: Frame) -> None:
+        if self._queue is not None and self._queue.put(frame):
             self.get_logger().warning('inference is slower than the input: dropping the oldest '
                                       'frame', throttle_duration_sec=5.0)
 
-    def _publish_result(self, result: FrameResult, frame_id: str) -> None:
+    def _publish_result(self, result: FrameResult) -> None:
         outputs, config = self._outputs, self.config
         if outputs is not None and config is not None:
-            outputs.publish_result(result, frame_id, config)
+            outputs.publish_result(result, config)
 
     def publish_diagnostics(self) -> None:
         """Timer callback: one DiagnosticArray stamped with the node clock (sim time aware)."""
         if self._outputs is None or self._queue is None:
             return
         health = self._counters.health(self._queue)
-        self._outputs.publish_diagnostics(health, self.get_clock().now().nanoseconds)
+        with self._counters.lock:
+            lost = self._counters.lost
+        self._outputs.publish_diagnostics(health, lost, self.get_clock().now().nanoseconds)
+
+    @property
+    def frames_received(self) -> int:
+        with self._counters.lock:
+            return self._counters.received
 
 
-def main(args: Optional[list] = None) -> int:
-    """Entry point of ``ros2 run align3r_ros align3r_node``."""
-    from rclpy.executors import ExternalShutdownException
+def _take_delivered(executor: Any, node: Align3rNode, max_rounds: int = 200) -> None:
+    """Run the callbacks of messages already delivered (until two rounds bring no new frame)."""
+    quiet = 0
+    for _ in range(max_rounds):
+        before = node.frames_received
+        executor.spin_once(timeout_sec=0.02)
+        quiet = quiet + 1 if node.frames_received == before else 0
+        if quiet >= 2:
+            return
 
-    rclpy.init(args=args)
-    node = Align3rNode()
+
+def main(args: Optional[list] = None,
+         engine_builder: EngineBuilder = default_engine_builder) -> int:
+    """Entry point of ``ros2 run align3r_ros align3r_node``; exit code 0 after SIGINT/SIGTERM."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stop.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    # rclpy's own handlers would shut the context down before the last frames are published.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = Align3rNode(engine_builder=engine_builder)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        if node.get_parameter(params.AUTOSTART).value and \
+        if node.get_parameter(AUTOSTART).value and \
                 node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             node.trigger_activate()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+        if rclpy.ok():
+            _take_delivered(executor, node)
+            node.get_logger().info('shutting down: processing and publishing the frames '
+                                   'received')
+            node.trigger_shutdown()
     finally:
-        node.on_shutdown(LifecycleState(label='shutting down', state_id=0))
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 

@@ -1,13 +1,18 @@
 """Output publishers: depth + camera_info, points, TF, odometry, path and diagnostics.
 
-Every output of a frame carries the INPUT image's stamp (never ``now()``, so bag replay works)
-and its optical frame id. TF never gives an existing frame a second parent: ``direct`` publishes
-world -> camera optical frame (refused when /tf_static already parents that frame), ``rep105``
-publishes world -> odom through the looked-up odom -> base and base -> camera transforms.
+The messages of a result come from :func:`align3r_ros.messages.compose.compose_result` (the
+input image's stamp, its optical frame id, depth masked once). TF-specific policy stays here:
+``direct`` publishes world -> camera optical frame but never gives a frame a second parent
+(refused when /tf_static already parents it); ``rep105`` looks up odom -> base and base -> camera
+and publishes world -> odom. QoS: outputs reliable + volatile (keep last ``output.qos_depth``),
+/tf as tf2's ``TransformBroadcaster`` (reliable, keep last 100), /diagnostics reliable.
+Destroying waits (bounded) until reliable subscribers acknowledged what was published, so a
+shutdown right after the last frame does not lose its outputs.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, Optional
 
 import numpy as np
@@ -17,16 +22,9 @@ from rclpy.time import Time
 from tf2_ros import TransformBroadcaster, TransformException
 
 from align3r_ros.config import Align3rConfig, OutputConfig, TfMode
-from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+from align3r_ros.messages.compose import compose_result, odometry_messages
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
-from align3r_ros.messages.header import copy_header, make_header
-from align3r_ros.messages.image import depth_to_image_msg
-from align3r_ros.messages.odometry import (
-    BoundedPath,
-    pose_to_odometry_msg,
-    pose_to_pose_stamped,
-)
-from align3r_ros.messages.point_cloud import depth_to_cloud_msg
+from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.messages.transforms import (
     invert_transform,
     matrix_to_transform_stamped,
@@ -36,9 +34,8 @@ from align3r_ros.messages.transforms import (
 from align3r_ros.messages.types import MessageTypes
 from align3r_ros.structures import FrameResult
 
-#: used when an image header has an empty frame_id (a driver bug); TF needs a name.
-FALLBACK_CAMERA_FRAME = 'align3r_camera_optical_frame'
-
+#: longest ``destroy`` waits for reliable subscribers to acknowledge the last outputs.
+ACK_TIMEOUT_S = 3.0
 
 def output_qos(config: OutputConfig) -> QoSProfile:
     """Reliable, volatile, keep last N: RViz, ``ros2 bag record`` and best-effort readers."""
@@ -79,12 +76,21 @@ class OutputPublishers:
                 types.TFMessage, '/tf_static', self._on_tf_static, tf_static_qos())
         self._path = BoundedPath(config.output.path_length)
 
+    def _publishers(self) -> list:
+        extra = [self.tf.pub_tf] if self.tf is not None else []
+        return [self.depth, self.depth_info, self.points, self.odometry, self.path,
+                self.diagnostics] + extra
+
     def destroy(self) -> None:
-        for publisher in (self.depth, self.depth_info, self.points, self.odometry, self.path,
-                          self.diagnostics):
+        """Wait (at most ACK_TIMEOUT_S) for reliable subscribers to acknowledge, then destroy."""
+        deadline = time.monotonic() + ACK_TIMEOUT_S
+        for publisher in self._publishers():
+            left = deadline - time.monotonic()
+            if left > 0 and publisher.get_subscription_count():
+                publisher.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+        for publisher in self._publishers():
             self._node.destroy_publisher(publisher)
-        if self.tf is not None:
-            self._node.destroy_publisher(self.tf.pub_tf)
+        if self._tf_static_sub is not None:
             self._node.destroy_subscription(self._tf_static_sub)
         self._path.clear()
 
@@ -92,57 +98,47 @@ class OutputPublishers:
         for transform in msg.transforms:
             self._static_parents[str(transform.child_frame_id)] = str(transform.header.frame_id)
 
-    def reset_path(self) -> None:
-        self._path.clear()
-
-    def publish_result(self, result: FrameResult, frame_id: str, config: Align3rConfig) -> None:
-        """Publish every enabled output of one aligned frame."""
+    def publish_result(self, result: FrameResult, config: Align3rConfig) -> None:
+        """Publish every enabled output of one aligned frame (``result.tag``: image frame_id)."""
         types, output = self._types, config.output
-        camera_frame = config.frames.camera_frame or frame_id or FALLBACK_CAMERA_FRAME
-        header = make_header(result.stamp_ns, camera_frame, types)
-        depth = np.asarray(result.depth, dtype=np.float32)
-        with np.errstate(invalid='ignore'):
-            confident = np.asarray(result.confidence) >= output.conf_threshold
-        depth = np.where(confident, depth, np.float32(np.nan))
-        height, width = depth.shape
-        if output.publish_depth:
-            self.depth.publish(depth_to_image_msg(depth, header, types))
-            self.depth_info.publish(intrinsics_to_camera_info(
-                result.K, width, height, copy_header(header, types), types))
-        if output.publish_cloud:
-            self.points.publish(depth_to_cloud_msg(
-                depth, result.K, copy_header(header, types), types, rgb=result.rgb,
-                stride=output.point_stride, organized=output.organized_cloud))
-        T_world_child, child_frame = self._publish_tf(result, camera_frame, config)
-        if output.publish_odometry and T_world_child is not None:
-            world = config.frames.world_frame
-            self.odometry.publish(pose_to_odometry_msg(T_world_child, result.stamp_ns, world,
-                                                       child_frame, types))
+        messages = compose_result(result, str(result.tag or ''), config, types)
+        for publisher, msg in ((self.depth, messages.depth),
+                               (self.depth_info, messages.depth_info),
+                               (self.points, messages.cloud)):
+            if msg is not None:
+                publisher.publish(msg)
+        odometry, pose = messages.odometry, messages.pose
+        if config.frames.tf_mode is TfMode.DIRECT:
+            self._publish_direct(messages.transform, messages.camera_frame, config)
+        elif config.frames.tf_mode is TfMode.REP105:
+            T_world_base = self._publish_rep105(result, messages.camera_frame, config)
+            if T_world_base is not None and output.publish_odometry:
+                odometry, pose = odometry_messages(T_world_base, result.stamp_ns,
+                                                   config.frames.base_frame, config, types)
+        if output.publish_odometry and odometry is not None:
+            self.odometry.publish(odometry)
             if output.path_length != self._path.max_length:  # a run-time parameter
                 self._path.set_max_length(output.path_length)
-            self._path.add(pose_to_pose_stamped(T_world_child, result.stamp_ns, world, types),
-                           result.stamp_ns)
-            self.path.publish(self._path.to_msg(result.stamp_ns, world, types))
+            self._path.add(pose, world_id=result.world_id)
+            self.path.publish(self._path.to_msg(result.stamp_ns, config.frames.world_frame,
+                                                types))
 
-    def _publish_tf(self, result: FrameResult, camera_frame: str,
-                    config: Align3rConfig) -> tuple:
-        """Publish TF per mode; returns (pose of the odometry child in world, child frame)."""
+    def _publish_direct(self, transform: Any, camera_frame: str, config: Align3rConfig) -> None:
+        parent = self._static_parents.get(camera_frame)
+        if parent is not None and parent != config.frames.world_frame:
+            self._logger.error(
+                f'{camera_frame} already has the parent {parent} on /tf_static: not '
+                'publishing a second one; use frames.tf_mode rep105',
+                throttle_duration_sec=10.0)
+            return
+        self.tf.sendTransform(transform)
+
+    def _publish_rep105(self, result: FrameResult, camera_frame: str,
+                        config: Align3rConfig) -> Optional[np.ndarray]:
+        """world -> odom keeping odom -> base -> ... -> camera untouched; returns T_world_base
+        (None when the lookups fail)."""
         frames, types = config.frames, self._types
         T_world_cam = np.asarray(result.T_world_cam, dtype=np.float64)
-        if frames.tf_mode is TfMode.NONE:
-            return T_world_cam, camera_frame
-        if frames.tf_mode is TfMode.DIRECT:
-            parent = self._static_parents.get(camera_frame)
-            if parent is not None and parent != frames.world_frame:
-                self._logger.error(
-                    f'{camera_frame} already has the parent {parent} on /tf_static: not '
-                    'publishing a second one; use frames.tf_mode rep105',
-                    throttle_duration_sec=10.0)
-                return T_world_cam, camera_frame
-            self.tf.sendTransform(matrix_to_transform_stamped(
-                T_world_cam, result.stamp_ns, frames.world_frame, camera_frame, types))
-            return T_world_cam, camera_frame
-        # REP 105: world -> odom, keeping odom -> base -> ... -> camera untouched.
         try:
             T_odom_base = transform_to_matrix(self._tf_buffer.lookup_transform(
                 frames.odom_frame, frames.base_frame, Time(nanoseconds=result.stamp_ns),
@@ -153,11 +149,20 @@ class OutputPublishers:
             self._logger.warning(f'rep105: TF lookup failed, not publishing '
                                  f'{frames.world_frame} -> {frames.odom_frame}: {exc}',
                                  throttle_duration_sec=5.0)
-            return None, frames.base_frame
+            return None
         T_world_odom = world_to_odom(T_world_cam, T_odom_base, T_base_cam)
         self.tf.sendTransform(matrix_to_transform_stamped(
             T_world_odom, result.stamp_ns, frames.world_frame, frames.odom_frame, types))
-        return T_world_cam @ invert_transform(T_base_cam), frames.base_frame
+        return T_world_cam @ invert_transform(T_base_cam)
 
-    def publish_diagnostics(self, health: PipelineHealth, stamp_ns: int) -> None:
-        self.diagnostics.publish(health_to_diagnostics_msg(health, stamp_ns, self._types))
+    def publish_diagnostics(self, health: PipelineHealth, lost: int, stamp_ns: int) -> None:
+        """One DiagnosticArray: the pipeline's health plus the frames estimated lost in
+        transport (stamp gaps; see :mod:`align3r_ros.ros.arrivals`)."""
+        msg = health_to_diagnostics_msg(health, stamp_ns, self._types)
+        status = msg.status[0]
+        status.values.append(self._types.KeyValue(key='frames lost in transport (estimated)',
+                                                  value=str(int(lost))))
+        if lost and status.level == self._types.DiagnosticStatus.OK:
+            status.level = self._types.DiagnosticStatus.WARN
+            status.message = f'{lost} frames lost before reaching the node (stamp gaps)'
+        self.diagnostics.publish(msg)

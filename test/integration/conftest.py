@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests: 7-Scenes frames, tiny pairwise weights, the ROS stand-in.
+"""Fixtures of the integration tests: 7-Scenes frames, tiny pairwise weights.
 
 The tiny Align3R fixture (``../shared/fixtures/align3r_tiny``) has random weights. Its view-1 head
 happens to put every point behind the camera (z < 0 on all pixels), which no trained network
@@ -91,19 +91,3 @@ def load_seven_scenes(folder: Path, count: int) -> List[Frame]:
 @pytest.fixture(scope='session')
 def seven_scenes_frames(seven_scenes_dir) -> List[Frame]:
     return load_seven_scenes(seven_scenes_dir, 12)
-
-
-@pytest.fixture
-def ros(monkeypatch):
-    """The rclpy / tf2_ros stand-in of ``test/ros_standin`` installed for one test."""
-    from ros_standin import standin  # test/ is on sys.path (rootdir-relative packages)
-    from rosbags.typesys import Stores, get_typestore
-
-    for name, module in standin.build_modules(get_typestore(Stores.ROS2_HUMBLE)).items():
-        monkeypatch.setitem(sys.modules, name, module)
-    for name in [n for n in sys.modules if n.startswith('align3r_ros.ros.')]:
-        monkeypatch.delitem(sys.modules, name)
-    standin.GRAPH.__init__()
-    yield standin
-    for name in [n for n in sys.modules if n.startswith('align3r_ros.ros.')]:
-        del sys.modules[name]  # never leak modules bound to the stand-in
