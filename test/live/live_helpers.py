@@ -16,8 +16,9 @@ from streaming.engine_helpers import RecordingBackend, oracle_config, single_tor
 
 
 def live_config(**groups):
-    """Oracle config (48x64) in live mode."""
-    return oracle_config(**{'stream': {'mode': 'live'}, **groups})
+    """Oracle config (48x64) in live mode (``stream`` overrides merge with the mode)."""
+    groups['stream'] = {'mode': 'live', **groups.get('stream', {})}
+    return oracle_config(**groups)
 
 
 def run_per_push(engine: Engine, frames: Sequence[Frame]) -> List[List[FrameResult]]:
