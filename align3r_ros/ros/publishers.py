@@ -22,11 +22,11 @@ from rclpy.time import Time
 from tf2_ros import TransformBroadcaster, TransformException
 
 from align3r_ros.config import Align3rConfig, OutputConfig, TfMode
+from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.messages.compose import compose_result, odometry_messages
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
 from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.messages.transforms import (
-    invert_transform,
     matrix_to_transform_stamped,
     transform_to_matrix,
     world_to_odom,
