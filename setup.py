@@ -14,7 +14,7 @@ setup(
         ('share/ament_index/resource_index/packages', [f'resource/{PACKAGE_NAME}']),
         (f'share/{PACKAGE_NAME}', ['package.xml']),
         (f'share/{PACKAGE_NAME}/launch', glob('launch/*.launch.py')),
-        (f'share/{PACKAGE_NAME}/config', glob('config/*.yaml')),
+        (f'share/{PACKAGE_NAME}/config', glob('config/*.yaml') + glob('config/*.xml')),
         (f'share/{PACKAGE_NAME}/models', ['models/README.md']),
     ],
     install_requires=['setuptools'],

@@ -4,14 +4,21 @@
         camera_info:=/camera/color/camera_info params_file:=my_params.yaml
 
 Parameters come from the generated config/align3r.yaml, then ``params_file`` (your overrides),
-then ``use_sim_time``; defaults are never redeclared here.
+then ``use_sim_time``; defaults are never redeclared here. Params files are keyed ``/**`` so
+they apply under any ``namespace``.
+
+``large_data_profile:=true`` (default) exports config/fastdds_large_data.xml as Fast DDS's
+default profile for the processes this launch starts (32 MiB shared-memory segments: large
+images from a best-effort camera arrive whole). Export the same variable for a camera driver
+started elsewhere; other RMWs ignore it.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -20,7 +27,9 @@ PACKAGE = 'align3r_ros'
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory(PACKAGE), 'config', 'align3r.yaml')
+    share = get_package_share_directory(PACKAGE)
+    default_params = os.path.join(share, 'config', 'align3r.yaml')
+    large_data = os.path.join(share, 'config', 'fastdds_large_data.xml')
     arguments = [
         DeclareLaunchArgument('namespace', default_value='', description='Node namespace'),
         DeclareLaunchArgument('params_file', default_value=default_params,
@@ -39,7 +48,15 @@ def generate_launch_description():
                               description='External depth prior topic (input.use_prior_topic)'),
         DeclareLaunchArgument('log_level', default_value='info',
                               description='debug, info, warn, error or fatal'),
+        DeclareLaunchArgument('large_data_profile', default_value='true',
+                              description='Use the shipped Fast DDS large-data profile '
+                                          '(shared memory for large images)'),
     ]
+    # Fast DDS 3 (Jazzy, Kilted) reads FASTDDS_..., Fast DDS 2 (Humble) FASTRTPS_...
+    profile = [SetEnvironmentVariable(name, large_data,
+                                      condition=IfCondition(LaunchConfiguration(
+                                          'large_data_profile')))
+               for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')]
     node = Node(
         package=PACKAGE,
         executable='align3r_node',
@@ -61,4 +78,4 @@ def generate_launch_description():
         ],
         arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
     )
-    return LaunchDescription(arguments + [node])
+    return LaunchDescription(arguments + profile + [node])

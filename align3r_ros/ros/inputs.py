@@ -17,18 +17,12 @@ best-effort camera would be reliable and never match it. The same code runs on H
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from align3r_ros.config import (
-    Align3rConfig,
-    CameraInfoMode,
-    ImageTransport,
-    InputConfig,
-    QosReliability,
-)
+from align3r_ros.config import Align3rConfig, CameraInfoMode, InputConfig, QosReliability
 from align3r_ros.errors import Align3rError
 from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
 from align3r_ros.messages.header import header_stamp_ns
@@ -40,28 +34,18 @@ from align3r_ros.messages.image import (
 from align3r_ros.messages.types import MessageTypes
 from align3r_ros.ros.arrivals import ArrivalGaps
 from align3r_ros.ros.pairing import StampPairing
+from align3r_ros.ros.topics import (
+    CAMERA_INFO_TOPIC,
+    COMPRESSED_TOPIC,
+    IMAGE_TOPIC,
+    PRIOR_TOPIC,
+    input_topics,
+)
 from align3r_ros.ros.worker import PipelineCounters
 from align3r_ros.structures import Frame
 
 #: image <-> camera_info / prior stamps closer than this are the same capture.
 PAIRING_SLOP_NS = 20_000_000
-
-#: relative input topic names (remap them; launch/align3r.launch.py does).
-IMAGE_TOPIC = 'image'
-COMPRESSED_TOPIC = 'image/compressed'
-CAMERA_INFO_TOPIC = 'camera_info'
-PRIOR_TOPIC = 'prior/depth'
-
-
-def input_topics(config: InputConfig) -> Tuple[str, ...]:
-    """The (relative) topics the node subscribes to with this input config."""
-    topics = [COMPRESSED_TOPIC if config.transport is ImageTransport.COMPRESSED else IMAGE_TOPIC]
-    if config.camera_info is not CameraInfoMode.NONE:
-        topics.append(CAMERA_INFO_TOPIC)
-    if config.use_prior_topic:
-        topics.append(PRIOR_TOPIC)
-    return tuple(topics)
-
 
 def matching_reliability(publishers: Sequence[ReliabilityPolicy]) -> ReliabilityPolicy:
     """Reliable when there are publishers and every one is reliable, else best effort (which
