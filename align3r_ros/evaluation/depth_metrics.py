@@ -23,10 +23,10 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from align3r_ros.config import StrEnum
+from align3r_ros.config import EvaluationConfig, StrEnum
 from align3r_ros.errors import InputError
 
-DEFAULT_DEPTH_MAX = 70.0   # metres; the README of the official code uses 70 for every dataset
+DEFAULT_DEPTH_MAX = EvaluationConfig().depth_max   # metres (70: the official code, every dataset)
 GT_MIN = 1e-3              # metres; ground truth at or below is invalid (0 and Bonn/TUM's -1)
 PRED_CLIP_MIN = 1e-5       # lower clip of the aligned prediction
 
