@@ -88,3 +88,33 @@ def test_empty_report_has_only_the_always_present_sections():
     assert 'depth' not in document and 'pose' not in document
     with pytest.raises(Exception):
         EvaluationCollector(max_depth_frames=1)
+
+
+def test_dataset_average_is_typed_and_its_json_is_strict():
+    """Depth averages weight sequences by valid pixels; a degenerate trajectory is skipped and
+    named; what cannot be computed is null in the JSON, never NaN."""
+    from align3r_ros.evaluation.depth_metrics import DepthMetrics
+    from align3r_ros.evaluation.pose_metrics import PoseMetrics
+    from align3r_ros.evaluation.report import average_reports, average_to_dict
+    from align3r_ros.evaluation.collector import RunEvaluation
+
+    def report(name, abs_rel, pixels, pose):
+        depth = DepthMetrics(abs_rel=abs_rel, sq_rel=0.0, rmse=0.0, log_rmse=0.0,
+                             delta_1_25=1.0, delta_1_25_2=1.0, delta_1_25_3=1.0,
+                             valid_pixels=pixels, scale=1.0, shift=0.0, pred_coverage=1.0)
+        return RunReport(frames=3, metric_scale=False, total_s=1.0, source=name,
+                         evaluation=RunEvaluation(depth=depth, pose=pose))
+    nan = float('nan')
+    reports = [report('a', 0.1, 300, PoseMetrics(0.02, 0.01, 0.5, 3)),
+               report('b', 0.3, 100, PoseMetrics(nan, nan, nan, 3, skipped='degenerate'))]
+    average = average_reports(reports)
+    assert average.sequences == 2 and average.depth.abs_rel == pytest.approx(0.15)
+    assert average.pose.n_poses == 1 and average.pose.ate == pytest.approx(0.02)
+    assert average.pose_skipped == ('b',) and reports[1].pose.skipped == 'degenerate'
+    document = average_to_dict(average)
+    assert document['depth']['valid_pixels'] == 400 and 'poses' not in document['pose']
+    assert document['pose']['sequences_used'] == 1
+    assert document['pose']['sequences_skipped'] == ['b']
+    everything_skipped = average_to_dict(average_reports(reports[1:]))
+    assert everything_skipped['pose']['ate'] is None
+    json.dumps(everything_skipped, allow_nan=False)
