@@ -63,3 +63,19 @@ def test_sudden_turn_loses_tracking_and_reinitialises():
     np.testing.assert_allclose(results[8].T_world_cam, results[7].T_world_cam, atol=1e-9)
     assert engine.held_frames <= engine.config.stream.window
     assert len(backend.live) <= engine.config.stream.window
+
+
+def test_keyframe_poses_expose_the_refined_window_without_rewriting_results():
+    frames = make_sequence(30, 48, 64, seed=0, num_movers=0, speed=2.0).frames
+    engine, _ = live_engine()
+    results = _results(run_per_push(engine, frames))
+    published = {r.stamp_ns: r.T_world_cam for r in results}
+    keyframes = engine._stream.keyframe_poses()
+    assert 3 <= len(keyframes) <= engine.config.stream.window
+    stamps = [stamp for stamp, _ in keyframes]
+    assert stamps == sorted(stamps) and set(stamps) <= set(published)
+    # the newest keyframe was refined at its own push: its result carries the refined pose
+    np.testing.assert_allclose(keyframes[-1][1], published[stamps[-1]], atol=1e-9)
+    # older ones were refined again later: the window moved, the published poses did not
+    moved = [np.abs(T - published[stamp]).max() for stamp, T in keyframes[:-1]]
+    assert max(moved) > 0
