@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 from align3r_ros.errors import ConfigError  # noqa: E402
-from align3r_ros.networks import build_pairwise_net  # noqa: E402
+from align3r_ros.networks.pairwise.build import build_pairwise_net  # noqa: E402
 
 # Unique parameter counts from spec §3.2.
 EXPECTED = {
