@@ -92,8 +92,8 @@ class OfflineStage:
     """Progress of an :class:`OfflineEngine` flush.
 
     Attributes:
-        name: 'prepare' (per frame: resampling and the prior network) or 'align' (per solved
-            stage: the keyframes, then each clip; one stage for a single clip).
+        name: 'prepare' (per frame run through the prior network; only with one) or 'align'
+            (per solved stage: the keyframes, then each clip; one stage for a single clip).
         done: units of ``name`` finished.
         total: units of ``name`` in this flush.
     """
@@ -166,9 +166,9 @@ class OfflineEngine:
         stages = 1 if len(clips) == 1 else 1 + len(clips)
         if self._on_stage is not None:
             pairwise = _StageCounter(pairwise, stages, self._on_stage)
-            prior = _PrepareCounter(prior, len(frames), self._on_stage) \
-                if prior is not None else None
-            self._on_stage(OfflineStage('prepare', 0, len(frames)))
+            if prior is not None:  # without a prior network preparing is only resampling
+                prior = _PrepareCounter(prior, len(frames), self._on_stage)
+                self._on_stage(OfflineStage('prepare', 0, len(frames)))
         results = engine.align_sequence(frames, self.config, pairwise, prior)
         if self._on_stage is not None:
             self._on_stage(OfflineStage('align', stages, stages))

@@ -11,7 +11,8 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.config_io import load_config
 from align3r_ros.errors import InputError
 from align3r_ros.feed import OfflineEngine, OfflineStage, collect_results, run_frames
-from align3r_ros.structures import EngineStats, Frame, FrameResult
+from align3r_ros.config import PriorKind
+from align3r_ros.structures import EngineStats, Frame, FrameResult, PriorMap
 from align3r_ros.synthetic import make_sequence
 
 
@@ -47,6 +48,15 @@ class PairEngine:
         return out
 
 
+class OnesPrior:
+    """A metric prior of 1 m everywhere (counts its calls through the progress)."""
+
+    kind = PriorKind.METRIC_DEPTH
+
+    def estimate(self, rgb, K=None):
+        return PriorMap(values=np.ones(rgb.shape[:2], np.float32), kind=self.kind)
+
+
 def _frames(n):
     return [Frame(stamp_ns=10 + k, rgb=np.zeros((2, 2, 3), np.uint8), tag=('id', k))
             for k in range(n)]
@@ -70,7 +80,8 @@ def test_offline_engine_aligns_at_flush_and_reports_each_stage():
     config = load_config({'pairwise': {'backend': 'oracle'}, 'preprocess': {'long_side': 32},
                           'clip': {'length': 3}})
     stages = []
-    engine = OfflineEngine(config, OracleBackend.from_config(config), on_stage=stages.append)
+    engine = OfflineEngine(config, OracleBackend.from_config(config), OnesPrior(),
+                           on_stage=stages.append)
     frames = [dataclasses.replace(f, tag=k) for k, f in enumerate(seq.frames)]
     results = collect_results(engine, frames)
     assert [r.tag for r in results] == list(range(6)) and engine.held_frames == 0
@@ -79,7 +90,9 @@ def test_offline_engine_aligns_at_flush_and_reports_each_stage():
     # keyframes, then two clips: three solved stages, reported in order, ending complete
     assert {s.total for s in align} == {3}
     assert [s.done for s in align] == [0, 1, 2, 3]
-    assert stages[0] == OfflineStage('prepare', 0, 6)
+    prepare = [s for s in stages if s.name == 'prepare']
+    assert prepare == [OfflineStage('prepare', k, 6) for k in range(7)]
+    assert stages.index(prepare[-1]) < stages.index(align[0])  # every frame before any solve
     assert engine.stats.frames_in == 6 and engine.stats.frames_out == 6
 
 
