@@ -60,7 +60,7 @@ def inspect_checkpoint(path: str) -> WeightsReport:
         WeightsError: missing, truncated, corrupt, not a checkpoint, unknown architecture.
     """
     from align3r_ros.networks.detect import detect_checkpoint
-    from align3r_ros.networks.pairwise.checkpoint_file import read_checkpoint_file
+    from align3r_ros.networks.checkpoint_file import read_checkpoint_file
 
     ckpt = read_checkpoint_file(path, shapes_only=True)
     architecture = detect_checkpoint(ckpt.shapes)
@@ -95,7 +95,7 @@ def convert_checkpoint(src: str, dst: str, overwrite: bool = False) -> WeightsRe
     from align3r_ros.bag.writer import staged
     from align3r_ros.networks.detect import detect_checkpoint
     from align3r_ros.networks.pairwise.checkpoint import spec_and_check, strip_module_prefix
-    from align3r_ros.networks.pairwise.checkpoint_file import read_checkpoint_file
+    from align3r_ros.networks.checkpoint_file import read_checkpoint_file
 
     dst_path = Path(dst)
     if dst_path.suffix != '.safetensors':

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402
 from align3r_ros.errors import WeightsError  # noqa: E402
 from align3r_ros.networks.detect import detect_checkpoint  # noqa: E402
 from align3r_ros.networks.pairwise.checkpoint import HeadCounts, load_pairwise_net  # noqa: E402
-from align3r_ros.networks.pairwise.checkpoint_file import read_checkpoint_file  # noqa: E402
+from align3r_ros.networks.checkpoint_file import read_checkpoint_file  # noqa: E402
 
 TINY_ARGS = ("AsymmetricCroCo3DStereo(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
              "img_size=(512, 512), head_type='dpt', output_mode='pts3d', "

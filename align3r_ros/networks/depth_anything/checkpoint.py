@@ -16,6 +16,7 @@ from align3r_ros.errors import WeightsError
 from align3r_ros.networks.depth_anything.config import (
     OFFICIAL_CONFIGS, ConfigLike, DepthAnythingV2Config, resolve_config)
 from align3r_ros.networks.depth_anything.model import DepthAnythingV2Net
+from align3r_ros.networks.checkpoint_file import load_weights_file
 
 #: ViT width -> official encoder; read from ``pretrained.pos_embed`` (1, 1370, C).
 _WIDTH_TO_ENCODER = {cfg.embed_dim: name for name, cfg in OFFICIAL_CONFIGS.items()}
@@ -62,19 +63,7 @@ def read_state_dict(path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     Raises:
         WeightsError: missing, unreadable or not a state dict.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f'Depth Anything V2 weights not found: {str(path)!r}')
-    try:
-        if path.suffix == '.safetensors':
-            from safetensors.torch import load_file
-            state = load_file(str(path), device='cpu')
-        else:
-            state = torch.load(str(path), map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means an unusable file
-        from align3r_ros.networks.pairwise.checkpoint_file import torch_load_failure
-        reason = f'{exc}' if path.suffix == '.safetensors' else torch_load_failure(exc, path)
-        raise WeightsError(f'cannot read {str(path)!r}: {reason}') from None
+    state = load_weights_file(path, 'Depth Anything V2 weights')
     if isinstance(state, Mapping) and 'model' in state and isinstance(state['model'], Mapping):
         state = state['model']
     if not isinstance(state, Mapping) or not all(

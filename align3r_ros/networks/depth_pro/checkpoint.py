@@ -17,6 +17,7 @@ from align3r_ros.networks.depth_pro.build import build_depth_pro
 from align3r_ros.networks.depth_pro.config import (ConfigLike, DepthProConfig, OFFICIAL_NAME,
                                                    resolve_config, ViTConfig)
 from align3r_ros.networks.depth_pro.model import DepthPro
+from align3r_ros.networks.checkpoint_file import load_weights_file
 
 #: How many offending keys an error message lists per category.
 _LISTED_KEYS = 8
@@ -46,34 +47,12 @@ def read_state_dict(path: Union[str, Path]) -> dict:
         WeightsError: missing file, unreadable / non-weights-only content, or not a flat
             mapping of names to tensors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f'Depth Pro checkpoint not found: {path}')
-    try:
-        if path.suffix == '.safetensors':
-            from safetensors.torch import load_file
-            state = load_file(str(path), device='cpu')
-        else:
-            state = _torch_load(path)
-    except WeightsError:
-        raise
-    except Exception as exc:  # torch / safetensors raise many types for corrupt files
-        from align3r_ros.networks.pairwise.checkpoint_file import torch_load_failure
-        reason = f'{exc}' if path.suffix == '.safetensors' else torch_load_failure(exc, path)
-        raise WeightsError(f'cannot read Depth Pro checkpoint {path}: {reason}') from None
+    state = load_weights_file(path, 'Depth Pro checkpoint')
     if not isinstance(state, Mapping) or not all(
             isinstance(k, str) and isinstance(v, Tensor) for k, v in state.items()):
         raise WeightsError(f'{path} is not a plain state_dict of tensors (the official '
                            'depth_pro.pt is one)')
     return dict(state)
-
-
-def _torch_load(path: Path) -> object:
-    try:
-        return torch.load(str(path), map_location='cpu', weights_only=True, mmap=True)
-    except RuntimeError:
-        # Legacy (non-zip) files cannot be memory-mapped; read them whole.
-        return torch.load(str(path), map_location='cpu', weights_only=True)
 
 
 def check_state_dict(state: Mapping[str, Tensor], model: DepthPro, source: str) -> None:

@@ -28,7 +28,7 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 import torch
 
 from align3r_ros.errors import ConfigError, WeightsError
-from align3r_ros.networks.pairwise.checkpoint_file import CheckpointFile, read_checkpoint_file
+from align3r_ros.networks.checkpoint_file import CheckpointFile, read_checkpoint_file
 from align3r_ros.networks.pairwise.dpt_head import DptWidths
 from align3r_ros.networks.pairwise.model import PairwisePointMapNet
 from align3r_ros.networks.pairwise.spec import ALIGN3R, DUST3R, PairwiseNetSpec

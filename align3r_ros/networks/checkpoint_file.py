@@ -1,8 +1,9 @@
-"""Reading checkpoint files safely: torch ``.pth`` (zip or legacy pickle) and safetensors.
+"""Reading checkpoint files safely, for every network: torch ``.pth`` and safetensors.
 
-Nothing beyond plain tensors and containers is unpickled: ``torch.load(weights_only=True)`` with
-``argparse.Namespace`` allow-listed (DUSt3R / Align3R training checkpoints store their arguments
-in one). The file format is recognised from its first bytes, not from its name, so a renamed file
+Nothing beyond plain tensors and containers is unpickled: ``torch.load(weights_only=True)``; for
+pairwise checkpoints (:func:`read_checkpoint_file`) ``argparse.Namespace`` is allow-listed
+(DUSt3R / Align3R training checkpoints store their arguments in one), for the priors' weights
+(:func:`load_weights_file`) nothing is. The file format is recognised from its first bytes, not from its name, so a renamed file
 still reads and a non-checkpoint fails with a one-line reason.
 """
 
@@ -151,6 +152,36 @@ def _torch_load(path: Path, mmap: bool) -> object:
             return torch.load(str(path), map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as exc:  # zip / pickle / weights-only errors come in many types
         raise WeightsError(torch_load_failure(exc, path)) from None
+
+
+def load_weights_file(path: Union[str, Path], what: str) -> object:
+    """The object stored in a prior's weights file (``.safetensors``, or a ``torch.save``-d
+    file read with ``weights_only=True``, nothing allow-listed), unvalidated.
+
+    Torch zip files are memory-mapped; legacy (non-zip) ones are read whole.
+
+    Args:
+        path: the file.
+        what: how messages name it, e.g. 'Depth Pro checkpoint'.
+
+    Raises:
+        WeightsError: missing file, or unreadable / refused content (one line, nothing chained).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f'{what} not found: {path}')
+    try:
+        if path.suffix == '.safetensors':
+            from safetensors.torch import load_file
+            return load_file(str(path), device='cpu')
+        try:
+            return torch.load(str(path), map_location='cpu', weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+            return torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch / safetensors raise many types
+        reason = _one_line(exc) if path.suffix == '.safetensors' \
+            else torch_load_failure(exc, path)
+        raise WeightsError(f'cannot read {what} {path}: {reason}') from None
 
 
 def torch_load_failure(exc: BaseException, path: Path) -> str:
