@@ -182,3 +182,22 @@ def test_replay_with_random_tiny_weights_exits_non_zero(shared, tmp_path):
                                '--preprocess-long-side', '64', *GT_FLAGS])
     assert done.code == 1 and 'holds a valid depth map' in done.err and \
         len(done.err_lines) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+def test_replay_full_disk_mid_run_is_one_line_and_no_staging(tmp_path, storage):
+    import resource
+
+    (tmp_path / 'input').mkdir()
+    bag = write_bag(tmp_path / 'input' / 'small', 6)
+
+    def limit_file_size() -> None:  # in the child: writes past 40 kB fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    done = run_tool('replay', [bag, '-o', tmp_path / 'out', '--storage', storage, '--quiet',
+                               *ORACLE, *GT_FLAGS], preexec_fn=limit_file_size)
+    assert done.code == 1, done.err
+    assert len(done.err_lines) == 1 and 'Traceback' not in done.err
+    assert done.err.startswith('align3r-replay: error: cannot ')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['input']
