@@ -220,8 +220,12 @@ class InferenceWorker:
     def process(self, frame: Frame) -> List[FrameResult]:
         """Push one frame and publish what comes out; never raises."""
         try:
+            dropped_before = self._counters.engine_dropped
             results = self._engine.push(frame)
             self._take_stats()
+            if self._counters.engine_dropped > dropped_before:  # the engine's frame policy
+                self._logger.warning(self._counters.last_status or 'frame dropped by the engine',
+                                     throttle_duration_sec=5.0)
             for result in results:
                 self._emit(result)
             return results

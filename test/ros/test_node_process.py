@@ -266,3 +266,62 @@ def test_camera_process_frames_reach_the_node(tmp_path, probe_factory, reliabili
 
 def _stamp_ns(msg) -> int:
     return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
+@pytest.mark.skipif(not Path('/proc/self/status').exists(), reason='needs /proc')
+def test_burst_of_300_frames_at_200_hz_keeps_memory_bounded(tmp_path, probe_factory):
+    """Every output on, queue of 4: the burst is dropped oldest-first and counted; RSS after
+    the burst is within 10 % of RSS after a warm-up of the same frames."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    probe = probe_factory()
+    diagnostics = probe.listen(DiagnosticArray, '/diagnostics')
+    node, log = _start_node(tmp_path, 'plain', ['-p', 'autostart:=true'])
+    camera = None
+
+    def values() -> dict:
+        return _diagnostics_values(diagnostics[-1]) if diagnostics else {}
+
+    def settled(after_ns: int) -> bool:  # a report after ``after_ns`` with nothing in flight
+        return bool(diagnostics) and _stamp_ns(diagnostics[-1]) > after_ns and \
+            values()['queue depth'] == '0'
+    try:
+        camera = subprocess.Popen(
+            [sys.executable, str(HERE / 'camera_process.py'), '--count', '300', '--rate', '200',
+             '--reliability', 'best_effort', '--handshake'],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=_env(), cwd=str(tmp_path))
+        # warm-up: the same 640x480 frames until the node has published 60 of them
+        probe.spin_until(lambda: int(values().get('frames published', 0)) >= 60, 'warm-up')
+        camera.stdin.write('stop\n')
+        camera.stdin.flush()
+        assert camera.stdout.readline().strip() == 'warm-up stopped'
+        stopped = time.time_ns()
+        probe.spin_until(lambda: settled(stopped + 200_000_000), 'warm-up processed')
+        before = _rss_kib(node.pid)
+        received_before = int(values()['frames received'])
+        camera.stdin.write('go\n')
+        camera.stdin.flush()
+        output, _ = camera.communicate(timeout=DEADLINE_S)
+        assert 'published 300' in output, output
+        done = time.time_ns()
+        probe.spin_until(lambda: settled(done + 200_000_000), 'burst processed')
+        after = _rss_kib(node.pid)
+        report = values()
+        print(f'RSS {before} KiB -> {after} KiB; {report}')
+        assert node.poll() is None and 'Traceback' not in _read(log)
+        assert int(report['frames received']) > received_before
+        assert int(report['frames dropped']) > 0  # inference slower than 200 Hz: counted
+        assert after <= 1.10 * before, f'RSS grew from {before} to {after} KiB'
+        node.send_signal(signal.SIGINT)
+        assert node.wait(timeout=30) == 0
+    finally:
+        if camera is not None:
+            _stop(camera)
+        _stop(node)
