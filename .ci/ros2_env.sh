@@ -25,7 +25,7 @@ _align3r_ros2_setup() {
   tarball="${ALIGN3R_TF2_TARBALL:-$root/../shared/ros2/geometry2-0.39.1-tf2-subset.tar.gz}"
 
   # -- 1. never beside a system ROS 2 -------------------------------------------------------
-  if [ -n "${ROS_DISTRO:-}" ] && [ "${ROS_DISTRO}" != "kilted-wheels" ]; then
+  if [ -n "${ROS_DISTRO:-}" ]; then
     echo "ros2_env: a system ROS 2 ($ROS_DISTRO) is sourced; use a shell without it" >&2
     return 1
   fi
