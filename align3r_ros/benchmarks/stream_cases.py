@@ -34,10 +34,10 @@ DAVIS = DATA / 'davis_lady_running'
 
 
 def summary(values: Sequence[float]) -> Dict[str, float]:
-    """median, p95, max and mean of ``values`` (NaN when empty)."""
+    """median, p95, max and mean of ``values`` (None when empty: JSON has no NaN)."""
     v = np.asarray(values, dtype=np.float64)
     if not v.size:
-        return {k: float('nan') for k in ('median', 'p95', 'max', 'mean')}
+        return {k: None for k in ('median', 'p95', 'max', 'mean')}
     return {'median': float(np.median(v)), 'p95': float(np.percentile(v, 95)),
             'max': float(v.max()), 'mean': float(v.mean())}
 
@@ -108,9 +108,9 @@ def drive(engine, frames, keep_results: bool, device: str = 'cpu') -> Dict:
         'push_seconds': summary(times), 'flush_seconds': flush_s,
         'keyframe_push_seconds': summary(times[flags]),
         'non_keyframe_push_seconds': summary(times[~flags]),
-        'latency_frames': {'median': float(np.median(latency)) if latency else float('nan'),
-                           'max': int(max(latency)) if latency else -1,
-                           'mean': float(np.mean(latency)) if latency else float('nan')},
+        'latency_frames': {'median': float(np.median(latency)) if latency else None,
+                           'max': int(max(latency)) if latency else None,
+                           'mean': float(np.mean(latency)) if latency else None},
         'keyframes': int(flags.sum()), 'keyframe_rate': float(flags.mean()) if n else 0.0,
         'rss_mib': rss, 'peak_rss_mib': peak_rss_mib(), 'peak_gpu_mib': _gpu_peak_mib(device),
         '_results': results, '_push_s': push_s,
