@@ -50,7 +50,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cli.ExitCode.OK
 
     outputs = [cli.OutputLocation(Path(output), cli.OutputKind.FILE, '-o')] if output else []
-    return cli.run_tool(PROG, work, debug=args.debug, outputs=outputs, force=getattr(args, 'force', False))
+    return cli.run_tool(PROG, work, debug=args.debug, outputs=outputs,
+                        force=getattr(args, 'force', False))
 
 
 if __name__ == '__main__':
