@@ -164,6 +164,8 @@ class InferenceWorker:
         self._logger = logger
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        #: frames pushed through the engine so far (whatever came out)
+        self.processed = 0
 
     def start(self) -> None:
         self._stop.clear()
@@ -214,6 +216,7 @@ class InferenceWorker:
             frame = self._queue.get(timeout_s=0.05)
             if frame is not None:
                 self.process(frame)
+                self.processed += 1
             elif self._stop.is_set():
                 return  # stop requested and the queue is empty: drained
 

@@ -208,3 +208,92 @@ def _check_outputs(types, outputs, stamps, images) -> None:
     assert int(values['frames received']) == FRAMES
     assert int(values['frames published']) == FRAMES
     assert values['frames rejected'] == '0' and values['frames dropped'] == '0'
+
+
+@pytest.mark.slow  # the 8000x6000 frame through the real engine: ~30-90 s on 2 cores
+def test_node_real_engine_survives_bad_input(tiny_forward_weights, seven_scenes_dir):
+    """On the real runtime with the real engine: a 1x1 image, an 8000x6000 image and stamps
+    going backwards (a bag loop) are each a counted drop or reset with a throttled warning;
+    the node keeps publishing afterwards."""
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.lifecycle import TransitionCallbackReturn as Ret
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile
+
+    from align3r_ros.ros.message_types import rclpy_message_types
+    from align3r_ros.ros.node import Align3rNode
+
+    types = rclpy_message_types()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    # no CameraInfo (static K): a 1x1 image must reach the engine, not fail the size check
+    overrides = _overrides(tiny_forward_weights) + [
+        ('input.camera_info', 'none'), ('camera.fx', 585.0), ('camera.fy', 585.0)]
+    node = Align3rNode(context=context,
+                       parameter_overrides=[Parameter(n, value=v) for n, v in overrides])
+    camera = rclpy.create_node('kinect', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(camera)
+    depth, diagnostics = [], []
+    camera.create_subscription(types.Image, '/align3r/depth/image', depth.append, 100)
+    camera.create_subscription(types.DiagnosticArray, '/diagnostics', diagnostics.append, 10)
+    image_pub = camera.create_publisher(types.Image, '/image', QoSProfile(depth=10))
+    prior_pub = camera.create_publisher(types.Image, '/prior/depth', QoSProfile(depth=10))
+    warnings = []
+    try:
+        assert node.trigger_configure() == Ret.SUCCESS
+        logger = node.get_logger()
+        original_warning = logger.warning
+        logger.warning = lambda msg, **kw: (warnings.append(msg), original_warning(msg, **kw))
+        assert node.trigger_activate() == Ret.SUCCESS
+        reliable = QoSProfile(depth=1).reliability
+        _spin_until(executor, lambda: node._inputs.reliability('image') == reliable and
+                    node._inputs.reliability('prior/depth') == reliable and
+                    image_pub.get_subscription_count() and prior_pub.get_subscription_count(),
+                    'inputs matched')
+
+        def send(stamp: int, hw=(480, 640), index: int = 0) -> None:
+            if hw == (480, 640):
+                image, _, prior = _camera_messages(types, seven_scenes_dir, index, stamp)
+            else:
+                image = types.Image(header=_header(types, stamp), height=hw[0], width=hw[1],
+                                    encoding='bgr8', is_bigendian=0, step=hw[1] * 3,
+                                    data=np.full(hw[0] * hw[1] * 3, 128, np.uint8))
+                prior = types.Image(header=_header(types, stamp), height=hw[0], width=hw[1],
+                                    encoding='16UC1', is_bigendian=0, step=hw[1] * 2,
+                                    data=(np.arange(hw[0] * hw[1] * 2) % 7 + 3).astype(
+                                        np.uint8))  # 0.77-2.3 m, not constant
+            sent.append(stamp)
+            prior_pub.publish(prior)
+            image_pub.publish(image)
+            _spin_until(executor, lambda: node._worker.processed == len(sent),
+                        f'frame {stamp} through the engine')
+
+        sent = []
+        stamps = [T0_NS + i * STEP_NS for i in range(8)]
+        for i in range(3):
+            send(stamps[i], index=i)
+        send(stamps[3], hw=(1, 1))            # too small: dropped by the engine
+        send(stamps[4], hw=(6000, 8000))      # a size change: held frames out, new world
+        send(stamps[1], index=4)              # stamp going backwards: new world
+        send(stamps[5], index=5)
+        seen = len(diagnostics)
+        assert node.trigger_deactivate() == Ret.SUCCESS  # publishes the final counts
+        _spin_until(executor, lambda: len(diagnostics) > seen, 'final diagnostics')
+        values = {kv.key: kv.value for kv in diagnostics[-1].status[0].values}
+        assert int(values['frames received']) == 7
+        assert int(values['frames dropped']) >= 1 and int(values['engine resets']) >= 2
+        assert values['engine errors'] == '0'
+        assert any('too small' in w for w in warnings)
+        # outputs from before and after the bad input (the last one flushed by deactivate)
+        _spin_until(executor, lambda: {stamps[0], stamps[5]} <= {_stamp(m.header)
+                                                                  for m in depth},
+                    'depth before and after the bad input', timeout_s=60.0)
+        assert node.trigger_cleanup() == Ret.SUCCESS
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        camera.destroy_node()
+        rclpy.try_shutdown(context=context)
+
