@@ -62,7 +62,8 @@ def _has_cuda() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     skip_gpu = pytest.mark.skip(reason='needs a CUDA GPU')
-    skip_ros = pytest.mark.skip(reason='needs rclpy (a ROS 2 installation)')
+    skip_ros = pytest.mark.skip(reason='needs rclpy: source .ci/ros2_env.sh and run its '
+                                       '$ALIGN3R_ROS2_PYTHON (docs/node.md)')
     has_ros = importlib.util.find_spec('rclpy') is not None
     has_gpu = None
     for item in items:
