@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from align3r_ros.bag.reader import BagReader
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +74,16 @@ def test_pytest_summary_says_in_one_line_why_shared_tests_skipped(tmp_path):
     assert lines == [f'{skipped} tests skipped: shared folder not found at {missing} (parity '
                      'fixtures and real recordings; set ALIGN3R_SHARED_DIR to its location '
                      'to run them)']
+
+
+@pytest.mark.slow
+def test_the_readme_shows_what_the_demo_prints(tmp_path):
+    """README's demo output, run as written (30 frames); only the timing may differ."""
+    readme = (PROJECT_ROOT / 'README.md').read_text(encoding='utf-8')
+    block = readme.split('```\n$ align3r-demo\n', 1)[1].split('\n```', 1)[0]
+    run = _demo([], tmp_path)
+    assert run.returncode == 0, run.stderr
+
+    def untimed(text):
+        return re.sub(r'\d+\.\d ms/frame', 'T ms/frame', text).strip().splitlines()
+    assert untimed(run.stdout) == untimed(block)
