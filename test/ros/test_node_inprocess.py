@@ -11,8 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import STEP, T0, H, K, W
-from fakes import ClipEngine, EngineFactory, FakeEngine
+from .fakes import ClipEngine, EngineFactory, FakeEngine
+from .ros_rig import STEP, T0, H, K, W
 
 pytestmark = pytest.mark.ros
 rclpy = pytest.importorskip('rclpy', reason='needs rclpy (source .ci/ros2_env.sh)')

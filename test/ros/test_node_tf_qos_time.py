@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import STEP, T0
+from .ros_rig import STEP, T0
 
 pytestmark = pytest.mark.ros
 rclpy = pytest.importorskip('rclpy', reason='needs rclpy (source .ci/ros2_env.sh)')
