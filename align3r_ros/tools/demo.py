@@ -90,9 +90,15 @@ def run_demo(output: Path, scene: DemoScene, mode: RunMode, quiet: bool) -> List
     files = write_report(report_dir, outcome.report)
     return [f'{count} synthetic frames ({scene.width}x{scene.height}, one moving sphere, '
             f'ground truth) -> {input_bag}',
-            f'replayed ({mode.value}, oracle backend): {summary_line(outcome)}',
+            f'replayed ({_mode_name(mode, options.config)}, oracle backend): '
+            f'{summary_line(outcome)}',
             f'node outputs -> {output_bag}',
             f'report -> {report_dir / "report.md"} ({", ".join(f.name for f in files[2:])})']
+
+
+def _mode_name(mode: RunMode, config) -> str:
+    return f'streaming, {config.stream.mode.value} mode' if mode is RunMode.STREAMING \
+        else mode.value
 
 
 def main(argv: Optional[List[str]] = None) -> int:
