@@ -25,6 +25,9 @@ Metric scale (``scale.metric``) is estimated on each new keyframe and smoothed a
 ``output.resolution`` is applied by ``streaming.output.frame_result``. Memory: at most
 ``stream.window`` keyframes and their cached pair maps; the backend forgets every other frame
 after its push. The default per-frame path runs no iterative polish.
+
+Over 300 lines: one state machine (bootstrap, tracking, loss, keyframes, output) whose stages
+share its state; the maths lives in ``tracking``, ``keyframes``, ``fusion`` and ``refine``.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
+from align3r_ros.live.fusion import (fold_into_keyframes, fused_frame_depth,
+                                     reverse_pair_points)
 from align3r_ros.live.keyframes import (LiveKeyframe, camera_points, covisibility,
-                                        dynamic_from_disagreement, fuse_observation,
-                                        new_keyframe, parallax, reprojected_depth)
+                                        dynamic_from_disagreement, new_keyframe, parallax)
 from align3r_ros.live.refine import (PairCache, predict_new_pairs, refine_window,
                                      subsample_stride)
 from align3r_ros.live.tracking import TrackInput, fit_pose, frame_depth, sample_pixels
@@ -243,7 +247,14 @@ class LiveAligner:
                        float(np.log(cfg.align.min_conf_thr)), self._generator)
         T = fit.T_world_cam()
         depth, conf, points = frame_depth(inputs, fit.scales)
-        dynamic = self._dynamic(points, conf, maps, chosen, fit, K, reverse)
+        dynamic = torch.zeros(conf.shape, dtype=torch.bool, device=conf.device)
+        if cfg.dynamic.enabled:
+            second = points[1] if not reverse else \
+                reverse_pair_points(maps[-1][0], maps[-1][2], chosen[0], fit,
+                                    cfg.align.min_conf_thr)
+            if second is not None:
+                dynamic = dynamic_from_disagreement(points[0], second, conf,
+                                                    cfg.dynamic.threshold)
         valid = torch.isfinite(depth) & (depth > 0) & (conf >= cfg.align.min_conf_thr)
         if int(valid.sum()) < cfg.scale.min_pixels:
             return self._failed(prepared, _join(status, 'tracking failed: too few confident '
@@ -260,8 +271,10 @@ class LiveAligner:
             return self._bootstrap(prepared, _join(status, note), self._last_median_depth,
                                    own=(maps[0][0], maps[0][1]))
         self._seen = {kf.key: o for kf, o in zip(chosen, overlaps)}
-        self._fuse(chosen, inputs, fit)
-        depth = self._fused_depth(depth, inputs, dynamic, T, K)
+        threshold = cfg.dynamic.threshold
+        fused = fold_into_keyframes(chosen, inputs, fit, threshold)
+        self.keyframes = deque(fused.get(kf.key, kf) for kf in self.keyframes)
+        depth = fused_frame_depth(depth, inputs, dynamic, T, K, self.keyframes, threshold)
         residual = fit.residual
         frame = new_keyframe(prepared, T,
                              torch.where(valid, depth, torch.full_like(depth, float('nan'))),
@@ -271,53 +284,6 @@ class LiveAligner:
             frame, note = self._new_keyframe(frame)
             status = _join(status, note)
         return self._emit(prepared, frame, residual, status)
-
-    def _fused_depth(self, depth, inputs, dynamic, T, K) -> torch.Tensor:
-        """f's depth averaged with every held keyframe's fused depth where they agree (static
-        pixels only): the keyframes carry the average of every earlier view. (All keyframes,
-        not only the tracked ones: on 7-Scenes at long side 128, Abs Rel 0.0086 -> 0.0083.)"""
-        ok = torch.isfinite(depth) & (depth > 0)
-        own_w = sum(torch.log(e.conf_i.float().clamp_min(1.0)) for e in inputs)
-        num = torch.where(ok, depth, 0.0) * own_w
-        den = torch.where(ok, own_w, torch.zeros_like(own_w))
-        for kf in self.keyframes:
-            estimate, weight = reprojected_depth(depth, T, kf, K, self.config.dynamic.threshold)
-            weight = torch.where(dynamic | ~ok, torch.zeros_like(weight), weight)
-            num = num + estimate * weight
-            den = den + weight
-        return torch.where(ok, num / den.clamp_min(1e-30), depth)
-
-    def _fuse(self, chosen, inputs, fit) -> None:
-        """Fold this frame's view of each tracked keyframe into it (depth, dynamic mask)."""
-        fused = {}
-        for kf, edge, scale in zip(chosen, inputs, fit.scales):
-            world = float(scale) * edge.pts_j.double() @ fit.R.T + fit.c
-            T = kf.T_world_cam
-            cam = ((world - T[:3, 3]) @ T[:3, :3]).float()
-            fused[kf.key] = fuse_observation(kf, cam, edge.conf_j.float(),
-                                             self.config.dynamic.threshold)
-        self.keyframes = deque(fused.get(kf.key, kf) for kf in self.keyframes)
-
-    def _dynamic(self, points, conf, maps, chosen, fit, K, reverse) -> torch.Tensor:
-        cfg = self.config
-        h, w = conf.shape
-        if not cfg.dynamic.enabled:
-            return torch.zeros((h, w), dtype=torch.bool, device=conf.device)
-        if not reverse:
-            return dynamic_from_disagreement(points[0], points[1], conf, cfg.dynamic.threshold)
-        # reverse pair (k, f): k's points fix its scale, then f's points go through k's pose
-        kf_pts, _, f_pts, _ = maps[-1]
-        kf = chosen[0]
-        usable = kf.usable(cfg.align.min_conf_thr) & torch.isfinite(kf_pts).all(-1) \
-            & (kf_pts[..., 2] > 0)
-        if int(usable.sum()) < 16:
-            return torch.zeros((h, w), dtype=torch.bool, device=conf.device)
-        ratio = (kf.depth[usable] / kf_pts[..., 2][usable]).median()
-        T_kf = kf.T_world_cam.to(f_pts.dtype)
-        world = (ratio * f_pts) @ T_kf[:3, :3].T + T_kf[:3, 3]
-        R, c = fit.R.to(f_pts.dtype), fit.c.to(f_pts.dtype)
-        other = (world - c) @ R
-        return dynamic_from_disagreement(points[0], other, conf, cfg.dynamic.threshold)
 
     def _sample_world(self, depth, mask, K, T) -> torch.Tensor:
         index = sample_pixels(mask, COVIS_PIXELS, self._generator)

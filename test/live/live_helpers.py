@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 

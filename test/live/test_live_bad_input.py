@@ -9,7 +9,7 @@ import numpy as np
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine import Engine
 from align3r_ros.synthetic import make_sequence
-from live_helpers import (KeyedRewriteBackend, live_config, live_engine, poses, run_per_push,
+from live_helpers import (KeyedRewriteBackend, live_config, live_engine, run_per_push,
                           unit_confidence)
 from streaming.engine_helpers import with_nan_points
 
