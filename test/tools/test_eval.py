@@ -66,7 +66,13 @@ def test_dataset_average_weights_and_skipped_sequences(tmp_path, monkeypatch, ca
     assert average['pose']['sequences_used'] == 1
     assert average['pose']['sequences_skipped'] == ['rgbd_dataset_freiburg3_b']
     assert (out / 'rgbd_dataset_freiburg3_a' / 'report.json').is_file()
-    assert 'tum (average)' in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert 'tum (average)' in captured.out
+    # progress: a bar over the sequences (stderr); each sequence's line on stdout through it
+    assert any(part.startswith('sequences: 100%') and '2/2' in part
+               for part in captured.err.split('\r'))
+    assert [line for line in captured.out.splitlines() if 'AbsRel' in line][:2] == [
+        line for line in captured.out.splitlines() if line.startswith('rgbd_dataset')]
 
 
 def test_sequence_selection_errors(tmp_path, monkeypatch, capsys):
