@@ -112,7 +112,8 @@ class Probe:
     def set(self, name: str, value):
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
-        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()])
         return self.call(SetParameters, 'set_parameters', request).results[0]
 
     def listen(self, msg_type, topic: str, qos=100) -> list:
