@@ -27,9 +27,11 @@ def fold_into_keyframes(chosen: Sequence[LiveKeyframe], inputs: Sequence[TrackIn
     """The tracked keyframes with this frame's view of them folded in, by key."""
     fused = {}
     for kf, edge, scale in zip(chosen, inputs, fit.scales):
-        world = float(scale) * edge.pts_j.double() @ fit.R.T + fit.c
-        T = kf.T_world_cam
-        cam = ((world - T[:3, 3]) @ T[:3, :3]).float()
+        # keyframe-from-frame in float64 (3x3), applied to the map in its own float32
+        T = kf.T_world_cam.double()
+        R = T[:3, :3].T @ fit.R.double() * float(scale)
+        t = T[:3, :3].T @ (fit.c.double() - T[:3, 3])
+        cam = edge.pts_j @ R.T.to(edge.pts_j.dtype) + t.to(edge.pts_j.dtype)
         fused[kf.key] = fuse_observation(kf, cam, edge.conf_j.float(), threshold)
     return fused
 
