@@ -33,7 +33,8 @@ def generate_launch_description():
     arguments = [
         DeclareLaunchArgument('namespace', default_value='', description='Node namespace'),
         DeclareLaunchArgument('params_file', default_value=default_params,
-                              description='Parameter overrides (YAML, node name align3r)'),
+                              description="Parameter overrides (YAML keyed '/**' or the node's "
+                                          'full name)'),
         DeclareLaunchArgument('use_sim_time', default_value='false',
                               description='Use /clock (true when playing a bag with --clock)'),
         DeclareLaunchArgument('autostart', default_value='true',
