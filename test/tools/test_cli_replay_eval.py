@@ -32,6 +32,7 @@ def _image_count(path: Path) -> int:
 def test_replay_bad_output_location_fails_before_any_work(bag, tmp_path, case):
     (tmp_path / 'afile').write_text('keep')
     (tmp_path / 'old_report').mkdir()
+    (tmp_path / 'old_report' / 'report.json').write_text('{}')  # an earlier run's report
     out, report = tmp_path / 'out', {
         'report is a file': tmp_path / 'afile', 'report exists': tmp_path / 'old_report',
         'report in a read-only place': Path('/proc/align3r_report'),
