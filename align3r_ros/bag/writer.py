@@ -74,6 +74,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def is_empty_folder(path: 'Path | str') -> bool:
+    """A real folder holding nothing: an output there overwrites nothing."""
+    path = Path(path)
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -126,7 +132,7 @@ def publish(staging: Path, output: Path, overwrite: bool = False) -> None:
     With ``overwrite`` an existing ``output`` is set aside first and deleted once the new one is
     in place (restored if the rename fails). Without it an existing ``output`` is a BagError.
     """
-    if output.is_dir() and not output.is_symlink() and not any(output.iterdir()):
+    if staging.is_dir() and is_empty_folder(output):
         output.rmdir()  # an empty folder holds nothing to keep
     if not (output.exists() or output.is_symlink()):
         os.replace(staging, output)

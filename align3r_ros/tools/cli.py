@@ -110,12 +110,14 @@ class OutputLocation:
         flag: the option naming it, for messages ('-o', '--report').
         new: it must not exist unless --force (False: an existing folder is written into, e.g.
             a download folder).
+        empty_ok: an existing empty folder counts as new (it holds nothing to overwrite).
     """
 
     path: Path
     kind: OutputKind
     flag: str
     new: bool = True
+    empty_ok: bool = False
 
 
 class Terminated(BaseException):
@@ -144,12 +146,14 @@ def check_output(location: OutputLocation, force: bool) -> None:
     """Raise ConfigError unless ``location`` can be written (before any work is done).
 
     A missing path is fine when its nearest existing ancestor is a writable folder (missing
-    folders are created), and so is an empty folder. An existing one must be of the right kind
-    and needs ``force``.
+    folders are created); so is an empty folder where ``location.empty_ok``. An existing one
+    must be of the right kind and needs ``force``.
     """
+    from align3r_ros.bag.writer import is_empty_folder
+
     path, flag = Path(location.path), location.flag
-    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
-        _check_writable(path, location)  # an empty folder: nothing to overwrite
+    if location.empty_ok and is_empty_folder(path):
+        _check_writable(path, location)  # nothing to overwrite
         return
     if path.exists() or path.is_symlink():
         if location.kind is OutputKind.FOLDER and not path.is_dir():

@@ -77,7 +77,7 @@ def _prior_path(args: argparse.Namespace) -> Path:
 def _outputs(args: argparse.Namespace) -> list:
     out = Path(args.output)
     if args.model == 'pairwise':
-        return [cli.OutputLocation(out, cli.OutputKind.FOLDER, '-o')]
+        return [cli.OutputLocation(out, cli.OutputKind.FOLDER, '-o', empty_ok=True)]
     locations = [cli.OutputLocation(_prior_path(args), cli.OutputKind.FILE, '-o')]
     if out.suffix != '.onnx':
         locations.insert(0, cli.OutputLocation(out, cli.OutputKind.FOLDER, '-o', new=False))
