@@ -93,20 +93,22 @@ SIGNALS = [(signal.SIGINT, 130, 'interrupted'), (signal.SIGTERM, 143, 'terminate
 
 
 def synthetic_frames(count: int, height: int = 48, width: int = 64):
-    """``count`` textured frames of a fronto-parallel scene 2 m away, the camera sliding along
-    x, with intrinsics, ground-truth depth and poses (enough for the oracle backend)."""
+    """``count`` textured frames of a plane 1.5-2.5 m away (tilted: depth grows down the
+    image), the camera sliding along x, with intrinsics, ground-truth depth and poses (enough
+    for the oracle backend, and a usable depth prior)."""
     from align3r_ros.structures import Frame
 
     rng = np.random.default_rng(1)
     texture = rng.integers(0, 255, (height, width + count, 3), dtype=np.uint8)
     K = np.array([[50.0, 0.0, width / 2], [0.0, 50.0, height / 2], [0.0, 0.0, 1.0]])
+    depth = np.repeat(np.linspace(1.5, 2.5, height, dtype=np.float32)[:, None], width, axis=1)
     frames = []
     for i in range(count):
         T = np.eye(4)
         T[0, 3] = 0.02 * i
         frames.append(Frame(stamp_ns=10**9 + i * 10**8,
                             rgb=np.ascontiguousarray(texture[:, i:i + width]), K=K,
-                            gt_depth=np.full((height, width), 2.0, np.float32),
+                            gt_depth=depth,
                             gt_T_world_cam=T))
     return frames
 
