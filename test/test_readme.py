@@ -5,6 +5,7 @@ screen."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def test_every_command_the_pages_name_is_installed_by_setup_py():
 
 
 def test_the_shared_folder_override_the_readme_names_is_the_one_conftest_reads():
-    from conftest import SHARED_DIR_ENV
+    # by path: several test folders have a conftest.py, and whichever pytest imported first
+    # owns the module name 'conftest'
+    spec = importlib.util.spec_from_file_location('_root_conftest', ROOT / 'test' / 'conftest.py')
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    SHARED_DIR_ENV = root_conftest.SHARED_DIR_ENV
 
     assert f'${SHARED_DIR_ENV}' in (ROOT / 'README.md').read_text(encoding='utf-8')
