@@ -34,6 +34,7 @@ from align3r_ros.config import (Align3rConfig, OutputResolution, PairwiseBackend
                                 StreamMode)
 from align3r_ros.config_io import ConfigSource, load_config
 from align3r_ros.errors import Align3rError, InputError
+from align3r_ros.live.keyframes import KeyframePose
 from align3r_ros.streaming.aligner import StreamAligner
 from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
 from align3r_ros.streaming.hierarchical import align_hierarchical
@@ -109,6 +110,15 @@ class Engine:
     def held_frames(self) -> int:
         """Frames held by the engine now (waiting frames + keyframes); bounded by the config."""
         return self._stream.held_frames
+
+    def keyframe_poses(self) -> List[KeyframePose]:
+        """The current world's keyframes with their latest refined poses, oldest first (live
+        mode: the refined window, e.g. for the node's ``~/keyframes/path``; [] in clip mode).
+
+        The results already returned keep the poses they were published with; these may have
+        moved since (a later window refinement)."""
+        poses = getattr(self._stream, 'keyframe_poses', None)
+        return list(poses()) if callable(poses) else []
 
     def push(self, frame: Frame) -> List[FrameResult]:
         """Add one frame; returns the results that became ready (possibly []).

@@ -2,5 +2,6 @@
 bounded local refinement of the keyframe window (see :mod:`align3r_ros.live.aligner`)."""
 
 from align3r_ros.live.aligner import LiveAligner
+from align3r_ros.live.keyframes import KeyframePose
 
-__all__ = ['LiveAligner']
+__all__ = ['KeyframePose', 'LiveAligner']

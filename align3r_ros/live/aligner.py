@@ -47,7 +47,7 @@ from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
 from align3r_ros.live.fusion import (fold_into_keyframes, fused_frame_depth,
                                      reverse_pair_points)
-from align3r_ros.live.keyframes import (LiveKeyframe, camera_points, covisibility,
+from align3r_ros.live.keyframes import (KeyframePose, LiveKeyframe, camera_points, covisibility,
                                         dynamic_from_disagreement, new_keyframe, parallax)
 from align3r_ros.live.refine import (PairCache, predict_new_pairs, refine_window,
                                      subsample_stride)
@@ -100,9 +100,9 @@ class LiveAligner:
     def timings(self) -> StageTimings:
         return self._timings
 
-    def keyframe_poses(self) -> List[Tuple[int, np.ndarray]]:
-        """(stamp_ns, (4, 4) camera-to-world) of the window's keyframes, oldest first, with
-        their latest refined poses (metric when the metric scale is known)."""
+    def keyframe_poses(self) -> List[KeyframePose]:
+        """The window's keyframes, oldest first, with their latest refined poses (metric when
+        the metric scale is known); [] before the first keyframe and after a reset or loss."""
         scale = self.metric.scale if metric_scale_enabled(
             self.config.scale.metric, self._metric_prior_seen) else None
         out = []
@@ -110,7 +110,8 @@ class LiveAligner:
             T = kf.T_world_cam.double().cpu().numpy().copy()
             if scale is not None:
                 T[:3, 3] *= scale
-            out.append((kf.prepared.stamp_ns, T))
+            out.append(KeyframePose(stamp_ns=int(kf.prepared.stamp_ns), T_world_cam=T,
+                                    is_metric=scale is not None))
         return out
 
     def push(self, prepared: PreparedFrame) -> List[FrameResult]:
@@ -197,9 +198,12 @@ class LiveAligner:
         conf = torch.minimum(conf, conf_other)
         z = pts[..., 2]
         confident = torch.isfinite(pts).all(-1) & (z > 0) & (conf >= cfg.align.min_conf_thr)
-        if int((confident & ~dynamic).sum()) < cfg.scale.min_pixels:
-            return self._failed(prepared, _join(status, 'not initialised: too few confident '
-                                                        'pixels'))
+        static = int((confident & ~dynamic).sum())
+        if static < cfg.scale.min_pixels:  # e.g. the self-pair's two maps disagree everywhere
+            return self._failed(prepared, _join(status, (
+                f'not initialised: too few confident static pixels ({static} < '
+                f'{cfg.scale.min_pixels}; {int(confident.sum())} confident, '
+                f'{int(dynamic.sum())} dynamic)')))
         if prepared.K_known is not None:
             self.K = np.asarray(prepared.K_known, np.float64)
         elif self.K is None:

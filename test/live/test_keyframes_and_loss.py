@@ -70,12 +70,13 @@ def test_keyframe_poses_expose_the_refined_window_without_rewriting_results():
     engine, _ = live_engine()
     results = _results(run_per_push(engine, frames))
     published = {r.stamp_ns: r.T_world_cam for r in results}
-    keyframes = engine._stream.keyframe_poses()
+    keyframes = engine.keyframe_poses()
     assert 3 <= len(keyframes) <= engine.config.stream.window
-    stamps = [stamp for stamp, _ in keyframes]
+    stamps = [kf.stamp_ns for kf in keyframes]
     assert stamps == sorted(stamps) and set(stamps) <= set(published)
+    assert [kf.is_metric for kf in keyframes] == [results[-1].is_metric] * len(keyframes)
     # the newest keyframe was refined at its own push: its result carries the refined pose
-    np.testing.assert_allclose(keyframes[-1][1], published[stamps[-1]], atol=1e-9)
+    np.testing.assert_allclose(keyframes[-1].T_world_cam, published[stamps[-1]], atol=1e-9)
     # older ones were refined again later: the window moved, the published poses did not
-    moved = [np.abs(T - published[stamp]).max() for stamp, T in keyframes[:-1]]
+    moved = [np.abs(kf.T_world_cam - published[kf.stamp_ns]).max() for kf in keyframes[:-1]]
     assert max(moved) > 0
