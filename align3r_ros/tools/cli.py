@@ -189,23 +189,27 @@ def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -
         check_output(location, force)
 
 
-def check_results(report) -> None:
+def check_results(report, frames_with_depth: Optional[int] = None) -> None:
     """Refuse to call a run a success when it produced nothing valid (exit status 1).
 
     Args:
         report: the run's :class:`~align3r_ros.evaluation.report.RunReport`.
+        frames_with_depth: results holding a finite depth value, where the caller counted
+            them (ground truth or not); None: judged from the scored depth alone.
 
     Raises:
-        AlignmentError: no frame has a result, or ground-truth depth was scored against results
-            none of which held a valid depth (every alignment failed).
+        AlignmentError: no frame has a result, or none of the results holds a valid depth map
+            (every alignment failed): counted, or seen when ground-truth depth was scored.
     """
     if report.frames == 0:
         raise AlignmentError(f'no frame of {report.source or "the input"} produced a result')
     evaluation = report.evaluation
-    if evaluation is not None and evaluation.depth_frames > 0 and evaluation.depth is None:
+    scored_none = evaluation is not None and evaluation.depth_frames > 0 and \
+        evaluation.depth is None
+    if frames_with_depth == 0 or scored_none:
         raise AlignmentError(f'none of the {report.frames} results holds a valid depth map '
-                             f'to score against the ground truth (every alignment failed?); '
-                             f'the outputs were written but are not usable')
+                             f'(every alignment failed?); the outputs were written but are '
+                             f'not usable')
 
 
 def describe_error(error: BaseException) -> str:

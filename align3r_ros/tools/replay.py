@@ -151,7 +151,7 @@ def _replay(args: argparse.Namespace) -> int:
         for warning in outcome.report.warnings:
             print(f'align3r-replay: warning: {warning}', file=sys.stderr)
         print(f'align3r-replay: wrote {args.output}: {summary_line(outcome)}')
-    cli.check_results(outcome.report)
+    cli.check_results(outcome.report, outcome.frames_with_depth)
     return cli.ExitCode.OK
 
 

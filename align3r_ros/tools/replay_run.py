@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple
 
+import numpy as np
+
 from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS, BagFrame, BagFrameSource
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.result_writer import ResultBagWriter
@@ -27,7 +29,7 @@ from align3r_ros.bag.topics import InputTopics, select_input_topics
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
 from align3r_ros.config import (Align3rConfig, CheckpointPrior, EvaluationConfig,
                                 PairwiseBackendKind, PriorBackendKind, PriorKind, RunMode)
-from align3r_ros.errors import BagError, InputError
+from align3r_ros.errors import BagError, ConfigError, InputError
 from align3r_ros.evaluation.collector import EvaluationCollector
 from align3r_ros.evaluation.depth_metrics import DepthAlignment
 from align3r_ros.evaluation.report import RunReport
@@ -69,12 +71,18 @@ class ReplayOptions:
 
 @dataclass(frozen=True)
 class ReplayOutcome:
-    """The run's summary: the report (with metrics when ground truth was given)."""
+    """The run's summary: the report (with metrics when ground truth was given).
+
+    Attributes:
+        frames_with_depth: results holding at least one finite depth value (0: every
+            alignment failed, whether or not ground truth was given).
+    """
 
     report: RunReport
     topics: InputTopics
     frames_read: int
     frames_written: int
+    frames_with_depth: int
 
 
 class _Sink:
@@ -87,6 +95,7 @@ class _Sink:
         self.collector = collector
         self.source = source
         self.metric: List[bool] = []
+        self.with_depth = 0
         self.rectifier = FrameRectifier()
 
     def __call__(self, result: FrameResult) -> None:
@@ -98,6 +107,7 @@ class _Sink:
         # results are in the rectified image's geometry: ground truth is rectified alike
         self.collector.add(result, self.rectifier.rectify(bag_frame.frame))
         self.metric.append(bool(result.is_metric))
+        self.with_depth += bool(np.isfinite(result.depth).any())
 
     def _health(self) -> PipelineHealth:
         stats = self.engine.stats
@@ -161,6 +171,7 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
                                      options.camera_info_topic, options.gt_depth_topic,
                                      options.gt_pose_topic, options.gt_tf_frame,
                                      options.prior_topic)
+        check_backend_topics(options.config, topics)
         source = BagFrameSource(reader, topics, rectify=options.rectify)
         plan = source.scan()
         collector = EvaluationCollector(options.eval_alignment, options.depth_max,
@@ -198,7 +209,21 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
         depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
         settings=_settings(options, topics), warnings=tuple(warnings))
     return ReplayOutcome(report=report, topics=topics, frames_read=frames.read,
-                         frames_written=writer.frames_written)
+                         frames_written=writer.frames_written,
+                         frames_with_depth=sink.with_depth)
+
+
+def check_backend_topics(config: Align3rConfig, topics: InputTopics) -> None:
+    """Refuse, before any frame is read, a backend the selected topics cannot feed.
+
+    Raises:
+        ConfigError: the oracle backend without ground-truth depth and poses (it turns them
+            into its predictions).
+    """
+    if config.pairwise.backend is PairwiseBackendKind.ORACLE and \
+            not (topics.gt_depth and (topics.gt_pose or topics.gt_tf_frame)):
+        raise ConfigError('the oracle backend needs --gt-depth-topic and --gt-pose-topic (or '
+                          '--gt-tf-frame): it turns ground truth into its predictions')
 
 
 class _EngineFrames:

@@ -172,6 +172,32 @@ def test_replay_exits_non_zero_when_every_alignment_failed(tmp_path, monkeypatch
     assert code == 1 and 'none of the 4 results holds a valid depth map' in err
 
 
+def test_replay_without_ground_truth_exits_non_zero_when_every_alignment_failed(
+        tmp_path, monkeypatch, capsys):
+    """No ground truth to score: the results themselves are counted (none has a depth)."""
+    from align3r_ros.tools import replay, replay_run
+
+    small = write_bag(tmp_path / 'small', 4)
+    monkeypatch.setattr(replay_run, 'default_engine_factory',
+                        lambda mode, on_stage=None: lambda config: _FailingEngine())
+    code = replay.main([str(small), '-o', str(tmp_path / 'out'), '--quiet'])
+    err = capsys.readouterr().err
+    assert code == 1 and 'none of the 4 results holds a valid depth map' in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+    assert (tmp_path / 'out').is_dir()  # written, for inspection
+
+
+def test_oracle_without_ground_truth_flags_is_refused_before_any_work(tmp_path):
+    small = write_bag(tmp_path / 'small', 4)
+    done = run_tool('replay', [small, '-o', tmp_path / 'out', '--report', tmp_path / 'report',
+                               '--quiet', *ORACLE, '--gt-depth-topic',
+                               '/camera/depth/image_raw'])
+    assert done.code == 1 and len(done.err_lines) == 1 and 'Traceback' not in done.err
+    assert 'the oracle backend needs --gt-depth-topic and --gt-pose-topic (or ' \
+        '--gt-tf-frame)' in done.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['small']
+
+
 @pytest.mark.slow
 def test_replay_with_random_tiny_weights_exits_non_zero(shared, tmp_path):
     """The issue's case: the tiny random-weight Align3R fails every alignment."""

@@ -192,18 +192,26 @@ def test_unknown_encoding_produces_nothing(kitchen, tmp_path, capsys):
     from align3r_ros.bag.writer import AtomicBagWriter
     from align3r_ros.messages import MessageTypes
     from align3r_ros.messages.header import make_header
-    from align3r_ros.messages.image import rgb_to_image_msg
+    from align3r_ros.messages.image import depth_to_image_msg, rgb_to_image_msg
+    from align3r_ros.messages.odometry import pose_to_pose_stamped
 
     bag = tmp_path / 'yuv'
-    with AtomicBagWriter(bag) as writer:
+    with AtomicBagWriter(bag) as writer:  # ground truth too: the oracle is refused without it
         types = MessageTypes.from_rosbags(writer.typestore)
         writer.add_topic('/image', 'sensor_msgs/msg/Image')
+        writer.add_topic(GT_TOPICS[1], 'sensor_msgs/msg/Image')
+        writer.add_topic(GT_TOPICS[3], 'geometry_msgs/msg/PoseStamped')
         for frame in kitchen[:2]:
-            msg = rgb_to_image_msg(frame.rgb, make_header(frame.stamp_ns, 'c', types), types)
+            header = make_header(frame.stamp_ns, 'c', types)
+            msg = rgb_to_image_msg(frame.rgb, header, types)
             msg.encoding = 'yuv422'
             writer.write('/image', frame.stamp_ns, msg)
+            writer.write(GT_TOPICS[1], frame.stamp_ns,
+                         depth_to_image_msg(frame.gt_depth, header, types))
+            writer.write(GT_TOPICS[3], frame.stamp_ns, pose_to_pose_stamped(
+                frame.gt_T_world_cam, frame.stamp_ns, 'world', types))
     code, err = _run_cli([str(bag), '-o', str(tmp_path / 'out'), '--pairwise-backend',
-                          'oracle'], capsys)
+                          'oracle', *GT_TOPICS], capsys)
     assert code == 1 and "unsupported image encoding 'yuv422'" in err
     assert not (tmp_path / 'out').exists()
     assert [p.name for p in tmp_path.iterdir()] == ['yuv']  # no staging directory left
