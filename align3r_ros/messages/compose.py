@@ -14,13 +14,16 @@ Conventions, applied here once:
   TF lookups, so the transport composes its transform and odometry itself
   (:func:`odometry_messages` with the base pose);
 * odometry and the path's pose are the camera's pose in ``frames.world_frame`` (modes direct and
-  none). Poses of one path share the result's ``world_id`` (``BoundedPath.add``).
+  none). Poses of one path share the result's ``world_id`` (``BoundedPath.add``);
+* the keyframe path (:func:`keyframe_path_msg`) is the live engine's refined keyframe window in
+  ``frames.world_frame``, each pose stamped with its keyframe's input stamp: a separate message,
+  so per-frame results already published are never rewritten.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -60,6 +63,33 @@ class ResultMessages:
     transform: Optional[Any] = None
     odometry: Optional[Any] = None
     pose: Optional[Any] = None
+
+
+class StampedPose(Protocol):
+    """A pose with its input stamp (e.g. ``align3r_ros.live.KeyframePose``)."""
+
+    stamp_ns: int
+    T_world_cam: np.ndarray  # (4, 4) camera-to-world
+
+
+def keyframe_path_msg(keyframes: Sequence[StampedPose], stamp_ns: int, config: Align3rConfig,
+                      types: MessageTypes) -> Any:
+    """nav_msgs/Path of the keyframe window, oldest first, in ``frames.world_frame``.
+
+    Args:
+        keyframes: the keyframes' poses (``Engine.keyframe_poses()``; may be empty: an empty
+            path clears the previous one after a reset or a tracking loss).
+        stamp_ns: the path header's stamp (the input stamp of the frame that changed it).
+        config: the config in force (``frames.world_frame``).
+        types: the transport's message classes.
+
+    Raises:
+        ConversionError: a stamp or pose that no message can hold.
+    """
+    world = config.frames.world_frame
+    poses = [pose_to_pose_stamped(np.asarray(kf.T_world_cam, dtype=np.float64),
+                                  int(kf.stamp_ns), world, types) for kf in keyframes]
+    return types.Path(header=make_header(int(stamp_ns), world, types), poses=poses)
 
 
 def camera_frame_id(input_frame_id: str, config: Align3rConfig) -> str:

@@ -102,3 +102,24 @@ def test_masked_depth_is_the_one_mask():
     expected[2, 3] = np.nan
     np.testing.assert_array_equal(masked, expected)
     np.testing.assert_array_equal(result.masked_depth(0.0), result.depth)
+
+
+def test_keyframe_path_is_the_window_in_the_world_frame(types, cdr_round_trip):
+    from align3r_ros.live import KeyframePose
+    poses = []
+    for n in range(3):
+        T = np.eye(4)
+        angle = 0.3 * n
+        T[:3, :3] = [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0],
+                     [-np.sin(angle), 0, np.cos(angle)]]
+        T[:3, 3] = [0.1 * n, -0.2, 1.5 + n]
+        poses.append(KeyframePose(stamp_ns=STAMP + 7 * n, T_world_cam=T, is_metric=True))
+    config = load_config({'frames': {'world_frame': 'map'}})
+    msg = cdr_round_trip(compose.keyframe_path_msg(poses, STAMP + 99, config, types))
+    assert msg.header.frame_id == 'map' and header_stamp_ns(msg.header) == STAMP + 99
+    assert [header_stamp_ns(p.header) for p in msg.poses] == [STAMP, STAMP + 7, STAMP + 14]
+    assert [p.header.frame_id for p in msg.poses] == ['map'] * 3
+    for sent, got in zip(poses, msg.poses):
+        np.testing.assert_allclose(pose_to_matrix(got.pose), sent.T_world_cam, atol=1e-12)
+    empty = compose.keyframe_path_msg([], STAMP, config, types)  # after a reset: cleared
+    assert list(empty.poses) == [] and empty.header.frame_id == 'map'
