@@ -66,9 +66,16 @@ class PairwiseOnnxInfo:
         """Read ``pairwise_onnx.json`` of an export folder.
 
         Raises:
-            WeightsError: missing or malformed file, or an unknown format version.
+            WeightsError: ``folder`` is a file (e.g. a lone ``.onnx``), a missing or malformed
+                file, or an unknown format version.
         """
-        path = Path(folder) / INFO_FILE
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise WeightsError(f'{folder} is a file; the onnx backend takes the export folder '
+                               f'that align3r-export-onnx writes ({ENCODER_FILE}, '
+                               f'{DECODER_FILE}, {INFO_FILE}): give that folder as the '
+                               f'pairwise weights')
+        path = folder / INFO_FILE
         try:
             data = json.loads(path.read_text())
             info = PairwiseOnnxInfo(**{**data, 'example_hw': tuple(data['example_hw'])})
