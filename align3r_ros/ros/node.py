@@ -88,7 +88,7 @@ class Align3rNode(LifecycleNode):
             self._queue = FrameQueue(config.input.queue_size)
             self._worker = InferenceWorker(
                 self._engine_builder(config), self._queue, self._counters,
-                self._publish_result, self.get_logger())
+                self._publish_result, self.get_logger(), self._publish_keyframes)
         except Align3rError as exc:
             self.get_logger().error(f'configure failed: {exc}')
             return TransitionCallbackReturn.FAILURE
@@ -178,6 +178,11 @@ class Align3rNode(LifecycleNode):
         outputs, config = self._outputs, self.config
         if outputs is not None and config is not None:
             outputs.publish_result(result, config)
+
+    def _publish_keyframes(self, keyframes: list, stamp_ns: int) -> None:
+        outputs, config = self._outputs, self.config
+        if outputs is not None and config is not None:
+            outputs.publish_keyframes(keyframes, stamp_ns, config)
 
     def publish_diagnostics(self) -> None:
         """Timer callback: one DiagnosticArray stamped with the node clock (sim time aware)."""

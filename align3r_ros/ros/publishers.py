@@ -1,4 +1,4 @@
-"""Output publishers: depth + camera_info, points, TF, odometry, path and diagnostics.
+"""Output publishers: depth + camera_info, points, TF, odometry, path, keyframe path, diagnostics.
 
 The messages of a result come from :func:`align3r_ros.messages.compose.compose_result` (the
 input image's stamp, its optical frame id, depth masked once). TF-specific policy stays here:
@@ -13,7 +13,7 @@ shutdown right after the last frame does not lose its outputs.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from rclpy.duration import Duration
@@ -23,7 +23,7 @@ from tf2_ros import TransformBroadcaster, TransformException
 
 from align3r_ros.config import Align3rConfig, OutputConfig, TfMode
 from align3r_ros.geometry.se3 import invert_transform
-from align3r_ros.messages.compose import compose_result, odometry_messages
+from align3r_ros.messages.compose import compose_result, keyframe_path_msg, odometry_messages
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
 from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.messages.transforms import (
@@ -67,6 +67,8 @@ class OutputPublishers:
         self.points = node.create_publisher(types.PointCloud2, '~/points', qos)
         self.odometry = node.create_publisher(types.Odometry, '~/odometry', qos)
         self.path = node.create_publisher(types.Path, '~/path', qos)
+        self.keyframes = node.create_publisher(types.Path, '~/keyframes/path', qos)
+        self._keyframes_sent: Optional[tuple] = None
         self.diagnostics = node.create_publisher(types.DiagnosticArray, '/diagnostics', 10)
         self.tf = None
         self._tf_static_sub = None
@@ -79,7 +81,7 @@ class OutputPublishers:
     def _publishers(self) -> list:
         extra = [self.tf.pub_tf] if self.tf is not None else []
         return [self.depth, self.depth_info, self.points, self.odometry, self.path,
-                self.diagnostics] + extra
+                self.keyframes, self.diagnostics] + extra
 
     def destroy(self) -> None:
         """Wait (at most ACK_TIMEOUT_S) for reliable subscribers to acknowledge, then destroy."""
@@ -122,6 +124,18 @@ class OutputPublishers:
             self._path.add(pose, world_id=result.world_id)
             self.path.publish(self._path.to_msg(result.stamp_ns, config.frames.world_frame,
                                                 types))
+
+    def publish_keyframes(self, keyframes: Sequence[Any], stamp_ns: int,
+                          config: Align3rConfig) -> None:
+        """``~/keyframes/path``: the engine's refined keyframe window (``KeyframePose`` list),
+        published only when it changed (new keyframe, refinement, reset); ``stamp_ns`` is the
+        input stamp of the frame whose push changed it. Nothing before the first keyframe."""
+        signature = tuple((int(kf.stamp_ns), np.asarray(kf.T_world_cam, np.float64).tobytes())
+                          for kf in keyframes) + (config.frames.world_frame,)
+        if signature == self._keyframes_sent or (self._keyframes_sent is None and not keyframes):
+            return
+        self.keyframes.publish(keyframe_path_msg(keyframes, stamp_ns, config, self._types))
+        self._keyframes_sent = signature
 
     def _publish_direct(self, transform: Any, camera_frame: str, config: Align3rConfig) -> None:
         parent = self._static_parents.get(camera_frame)

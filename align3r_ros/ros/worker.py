@@ -151,16 +151,20 @@ class InferenceWorker:
         publish: called with every FrameResult (its ``tag`` is the image frame_id), in the
             worker thread (or the stopping thread for the flushed ones).
         logger: an rclpy logger (``warning``/``error`` with ``throttle_duration_sec``).
+        publish_keyframes: called after each push that returned results with the engine's
+            ``keyframe_poses()`` and the last result's stamp (engines without it: never).
     """
 
     def __init__(self, engine_factory: Callable[[], Any], queue: FrameQueue,
                  counters: PipelineCounters, publish: Callable[[FrameResult], None],
-                 logger: Any) -> None:
+                 logger: Any,
+                 publish_keyframes: Optional[Callable[[List[Any], int], None]] = None) -> None:
         self._engine_factory = engine_factory
         self._engine = engine_factory()
         self._queue = queue
         self._counters = counters
         self._publish = publish
+        self._publish_keyframes = publish_keyframes
         self._logger = logger
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -231,6 +235,8 @@ class InferenceWorker:
                                      throttle_duration_sec=5.0)
             for result in results:
                 self._emit(result)
+            if results:
+                self._emit_keyframes(results[-1].stamp_ns)
             return results
         except Exception as exc:
             message = f'{type(exc).__name__}: {exc}'.splitlines()[0][:300]
@@ -244,6 +250,18 @@ class InferenceWorker:
             except Exception as reset_exc:
                 self._counters.record_error(f'reset failed: {reset_exc}')
             return []
+
+    def _emit_keyframes(self, stamp_ns: int) -> None:
+        """Hand the engine's refined keyframe window (if it has one) to ``publish_keyframes``."""
+        poses = getattr(self._engine, 'keyframe_poses', None)
+        if self._publish_keyframes is None or not callable(poses):
+            return
+        try:
+            self._publish_keyframes(poses(), stamp_ns)
+        except Exception as exc:  # noqa: BLE001 - counted like a result that cannot be built
+            message = f'keyframe path failed: {type(exc).__name__}: {exc}'.splitlines()[0][:300]
+            self._counters.record_error(message)
+            self._logger.error(message, throttle_duration_sec=5.0)
 
     def _emit(self, result: FrameResult) -> None:
         start = time.perf_counter()
