@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--fps', type=cli.positive_float, default=None,
                         help='frame rate of the stamps, frames per second (default: the '
                              f'video\'s own rate; {FOLDER_FPS:g} for an image folder)')
-    parser.add_argument('--start-time', type=_finite_float, default=0.0,
+    parser.add_argument('--start-time', type=cli.non_negative_float, default=0.0,
                         help='stamp offset, seconds')
     parser.add_argument('--intrinsics', help='fx,fy,cx,cy or a 3x3 matrix file')
     parser.add_argument('--depth', help='folder of 16-bit depth PNGs (ground truth)')
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     poses = parser.add_mutually_exclusive_group()
     poses.add_argument('--poses', help='TUM trajectory file (camera-to-world)')
     poses.add_argument('--pose-dir', help='folder of 4x4 camera-to-world text files')
-    parser.add_argument('--frames', type=_count, default=0, help='at most N frames (0: all)')
+    parser.add_argument('--frames', type=cli.non_negative_int, default=0, help='at most N frames (0: all)')
     parser.add_argument('--stride', type=cli.positive_int, default=1,
                         help='keep every K-th frame')
     parser.add_argument('--compressed', action='store_true', help='write CompressedImage jpeg')
@@ -201,21 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--quiet', action='store_true')
     cli.add_tool_arguments(parser)
     return parser
-
-
-def _finite_float(text: str) -> float:
-    """argparse type: a finite number >= 0 (seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f'must be a finite number >= 0, got {text!r}')
-    return value
-
-
-def _count(text: str) -> int:
-    return 0 if text.strip() == '0' else cli.positive_int(text)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

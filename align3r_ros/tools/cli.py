@@ -73,26 +73,50 @@ def add_tool_arguments(parser: argparse.ArgumentParser, force: bool = True,
     add_exit_codes(parser, epilog)
 
 
+def parse_number(text: str, kind: Callable[[str], float] = float, minimum: float = 0.0,
+                 inclusive: bool = False) -> float:
+    """The one number parser of the command lines (argparse ``type=`` helpers below).
+
+    Args:
+        text: the argument as typed.
+        kind: ``float`` or ``int`` (``int`` refuses ``'1.5'``).
+        minimum: the bound the value must exceed (or reach, where ``inclusive``).
+        inclusive: ``minimum`` itself is allowed.
+
+    Raises:
+        argparse.ArgumentTypeError: not a ``kind``, not finite (``nan``, ``inf``) or out of
+            bounds; argparse shows it as one usage line (exit status 2).
+    """
+    noun = 'an integer' if kind is int else 'a number'
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not {noun}') from None
+    if not math.isfinite(value) or (value < minimum if inclusive else value <= minimum):
+        what = 'an integer' if kind is int else 'a finite number'
+        bound = f'>= {minimum:g}' if inclusive else f'> {minimum:g}'
+        raise argparse.ArgumentTypeError(f'must be {what} {bound}, got {text!r}')
+    return value
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0 (``nan``, ``inf``, 0 and negatives are refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f'must be a finite number > 0, got {text!r}')
-    return value
+    return parse_number(text)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (e.g. a time offset in seconds)."""
+    return parse_number(text, inclusive=True)
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be >= 1, got {text!r}')
-    return value
+    return int(parse_number(text, int, 1, inclusive=True))
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (e.g. a count where 0 means all)."""
+    return int(parse_number(text, int, 0, inclusive=True))
 
 
 class OutputKind(StrEnum):
