@@ -12,12 +12,22 @@ from align3r_ros.config_io import load_config
 from align3r_ros.tools import config_tool
 
 YAML_PATH = Path(__file__).resolve().parents[1] / 'config' / 'align3r.yaml'
+#: The command that regenerates the committed file (it exists: replacing it needs --force).
+REGENERATE = ('yaml', '-o', 'config/align3r.yaml', '--force')
 
 
 def test_committed_yaml_matches_generator():
     assert YAML_PATH.read_text(encoding='utf-8') == config_io.render_ros_yaml(), (
         'config/align3r.yaml drifted from align3r_ros/config.py: run '
-        '`align3r-config yaml -o config/align3r.yaml`')
+        f'`align3r-config {" ".join(REGENERATE)}`')
+
+
+def test_the_regenerate_hint_replaces_an_existing_file(tmp_path):
+    out = tmp_path / 'align3r.yaml'
+    out.write_text('# an old, drifted file\n', encoding='utf-8')
+    args = [str(out) if arg == 'config/align3r.yaml' else arg for arg in REGENERATE]
+    assert config_tool.main(args) == 0
+    assert out.read_text(encoding='utf-8') == config_io.render_ros_yaml()
 
 
 def test_yaml_is_a_ros_parameter_file_holding_every_default():
