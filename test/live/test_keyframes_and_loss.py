@@ -80,3 +80,15 @@ def test_keyframe_poses_expose_the_refined_window_without_rewriting_results():
     # older ones were refined again later: the window moved, the published poses did not
     moved = [np.abs(kf.T_world_cam - published[kf.stamp_ns]).max() for kf in keyframes[:-1]]
     assert max(moved) > 0
+
+
+def test_keyframe_poses_are_empty_in_clip_mode_and_after_a_reset():
+    frames = make_sequence(8, 48, 64, seed=0, num_movers=0, speed=2.0).frames
+    clip, _ = live_engine(stream={'mode': 'clip'})
+    run_per_push(clip, frames)
+    assert clip.keyframe_poses() == []
+    engine, _ = live_engine()
+    run_per_push(engine, frames)
+    assert engine.keyframe_poses()
+    engine.push(dataclasses.replace(frames[0], stamp_ns=frames[0].stamp_ns - 1))  # backwards
+    assert [kf.stamp_ns for kf in engine.keyframe_poses()] == [frames[0].stamp_ns - 1]
