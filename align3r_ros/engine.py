@@ -34,12 +34,12 @@ from align3r_ros.config import (Align3rConfig, OutputResolution, PairwiseBackend
                                 StreamMode)
 from align3r_ros.config_io import ConfigSource, load_config
 from align3r_ros.errors import Align3rError, InputError
-from align3r_ros.live.keyframes import KeyframePose
 from align3r_ros.streaming.aligner import StreamAligner
 from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
 from align3r_ros.streaming.hierarchical import align_hierarchical
 from align3r_ros.streaming.incremental import StreamingAligner
-from align3r_ros.structures import EngineStats, Frame, FrameResult, StageTimings
+from align3r_ros.structures import (EngineStats, Frame, FrameResult, KeyframePose,
+                                    StageTimings)
 
 
 def build_backends(config: Align3rConfig) -> tuple:
@@ -117,8 +117,7 @@ class Engine:
 
         The results already returned keep the poses they were published with; these may have
         moved since (a later window refinement)."""
-        poses = getattr(self._stream, 'keyframe_poses', None)
-        return list(poses()) if callable(poses) else []
+        return list(self._stream.keyframe_poses())
 
     def push(self, frame: Frame) -> List[FrameResult]:
         """Add one frame; returns the results that became ready (possibly []).

@@ -25,7 +25,8 @@ import numpy as np
 from align3r_ros.backends.base import NetworkView, PairwiseBackend, PriorBackend
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import InputError
-from align3r_ros.structures import EngineStats, Frame, FrameEngine, FrameResult, PriorMap
+from align3r_ros.structures import (EngineStats, Frame, FrameEngine, FrameResult, KeyframePose,
+                                    PriorMap)
 
 #: Called with each result, in the order the engine emits them.
 ResultCallback = Callable[[FrameResult], None]
@@ -141,6 +142,10 @@ class OfflineEngine:
     @property
     def held_frames(self) -> int:
         return len(self._held)
+
+    def keyframe_poses(self) -> List[KeyframePose]:
+        """[]: the offline hierarchy returns every pose once, at the flush."""
+        return []
 
     def push(self, frame: Frame) -> List[FrameResult]:
         """Hold ``frame`` for the flush; never returns results."""

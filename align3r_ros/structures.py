@@ -108,6 +108,22 @@ class FrameResult:
 
 
 @dataclass(frozen=True)
+class KeyframePose:
+    """A keyframe's latest refined pose, as the engine exposes it (``Engine.keyframe_poses``).
+
+    Attributes:
+        stamp_ns: the keyframe's input stamp (it was published with this stamp).
+        T_world_cam: (4, 4) float64 camera-to-world in the engine's world frame (REP 103
+            optical axes); metres when ``is_metric``, else alignment units.
+        is_metric: the translation is scaled by the metric scale.
+    """
+
+    stamp_ns: int
+    T_world_cam: np.ndarray
+    is_metric: bool
+
+
+@dataclass(frozen=True)
 class PriorMap:
     """A monocular prior for one frame.
 
@@ -193,12 +209,15 @@ class FrameEngine(Protocol):
     """What the node, the replay and the benchmarks drive (implemented by ``engine.Engine``).
 
     ``push`` returns the results that became ready (each carrying its frame's ``tag``);
-    ``flush`` returns everything still held (end of stream, deactivate, shutdown).
+    ``flush`` returns everything still held (end of stream, deactivate, shutdown);
+    ``keyframe_poses`` the current world's refined keyframe poses (live mode; [] otherwise).
     """
 
     def push(self, frame: Frame) -> List[FrameResult]: ...
 
     def flush(self) -> List[FrameResult]: ...
+
+    def keyframe_poses(self) -> List[KeyframePose]: ...
 
     @property
     def stats(self) -> EngineStats: ...

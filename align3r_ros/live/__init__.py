@@ -2,6 +2,6 @@
 bounded local refinement of the keyframe window (see :mod:`align3r_ros.live.aligner`)."""
 
 from align3r_ros.live.aligner import LiveAligner
-from align3r_ros.live.keyframes import KeyframePose
+from align3r_ros.structures import KeyframePose
 
 __all__ = ['KeyframePose', 'LiveAligner']

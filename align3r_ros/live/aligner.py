@@ -47,7 +47,7 @@ from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
 from align3r_ros.live.fusion import (fold_into_keyframes, fused_frame_depth,
                                      reverse_pair_points)
-from align3r_ros.live.keyframes import (KeyframePose, LiveKeyframe, camera_points, covisibility,
+from align3r_ros.live.keyframes import (LiveKeyframe, camera_points, covisibility,
                                         dynamic_from_disagreement, new_keyframe, parallax)
 from align3r_ros.live.refine import (PairCache, predict_new_pairs, refine_window,
                                      subsample_stride)
@@ -57,7 +57,7 @@ from align3r_ros.streaming.frame_prep import PreparedFrame
 from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
                                                 metric_scale_enabled)
 from align3r_ros.streaming.output import frame_result
-from align3r_ros.structures import FrameResult, StageTimings
+from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 #: Pixels of f used for covisibility.
 COVIS_PIXELS = 2048

@@ -25,22 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from align3r_ros.streaming.frame_prep import PreparedFrame
-
-
-@dataclass(frozen=True)
-class KeyframePose:
-    """A keyframe's latest refined pose, as the engine exposes it (``Engine.keyframe_poses``).
-
-    Attributes:
-        stamp_ns: the keyframe's input stamp (it was published with this stamp).
-        T_world_cam: (4, 4) float64 camera-to-world in the engine's world frame (REP 103
-            optical axes); metres when ``is_metric``, else alignment units.
-        is_metric: the translation is scaled by the metric scale.
-    """
-
-    stamp_ns: int
-    T_world_cam: np.ndarray
-    is_metric: bool
+from align3r_ros.structures import KeyframePose
 
 
 @dataclass(frozen=True)

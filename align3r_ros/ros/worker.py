@@ -20,7 +20,8 @@ from collections import deque
 from typing import Any, Callable, Deque, List, Optional
 
 from align3r_ros.messages.diagnostics import PipelineHealth
-from align3r_ros.structures import EngineStats, Frame, FrameResult, StageTimings
+from align3r_ros.structures import (EngineStats, Frame, FrameEngine, FrameResult, KeyframePose,
+                                    StageTimings)
 
 #: longest a stop waits for the queued frames to be processed before giving up on them
 #: (they are then counted as dropped); inference of one frame takes well under a second.
@@ -152,15 +153,16 @@ class InferenceWorker:
             worker thread (or the stopping thread for the flushed ones).
         logger: an rclpy logger (``warning``/``error`` with ``throttle_duration_sec``).
         publish_keyframes: called after each push that returned results with the engine's
-            ``keyframe_poses()`` and the last result's stamp (engines without it: never).
+            ``keyframe_poses()`` and the last result's stamp.
     """
 
-    def __init__(self, engine_factory: Callable[[], Any], queue: FrameQueue,
+    def __init__(self, engine_factory: Callable[[], FrameEngine], queue: FrameQueue,
                  counters: PipelineCounters, publish: Callable[[FrameResult], None],
                  logger: Any,
-                 publish_keyframes: Optional[Callable[[List[Any], int], None]] = None) -> None:
+                 publish_keyframes: Optional[Callable[[List[KeyframePose], int], None]] = None
+                 ) -> None:
         self._engine_factory = engine_factory
-        self._engine = engine_factory()
+        self._engine: Optional[FrameEngine] = engine_factory()
         self._queue = queue
         self._counters = counters
         self._publish = publish
@@ -188,10 +190,9 @@ class InferenceWorker:
         left = self._queue.discard()
         if left:
             self._logger.warning(f'{left} queued frame(s) dropped at stop')
-        flush = getattr(self._engine, 'flush', None)
-        if callable(flush):
+        if self._engine is not None:
             try:
-                for result in flush():
+                for result in self._engine.flush():
                     self._emit(result)
             except Exception as exc:  # noqa: BLE001 - stopping must not fail
                 self._counters.record_error(f'flush failed: {exc}')
@@ -203,9 +204,8 @@ class InferenceWorker:
         free_accelerator_memory()
 
     def _take_stats(self, retire: bool = False) -> None:
-        stats = getattr(self._engine, 'stats', None)
-        if isinstance(stats, EngineStats):
-            self._counters.engine_stats(stats, retire)
+        if self._engine is not None:
+            self._counters.engine_stats(self._engine.stats, retire)
 
     def _reset(self, reason: str) -> None:
         self._take_stats(retire=True)
@@ -253,11 +253,10 @@ class InferenceWorker:
 
     def _emit_keyframes(self, stamp_ns: int) -> None:
         """Hand the engine's refined keyframe window (if it has one) to ``publish_keyframes``."""
-        poses = getattr(self._engine, 'keyframe_poses', None)
-        if self._publish_keyframes is None or not callable(poses):
+        if self._publish_keyframes is None:
             return
         try:
-            self._publish_keyframes(poses(), stamp_ns)
+            self._publish_keyframes(self._engine.keyframe_poses(), stamp_ns)
         except Exception as exc:  # noqa: BLE001 - counted like a result that cannot be built
             message = f'keyframe path failed: {type(exc).__name__}: {exc}'.splitlines()[0][:300]
             self._counters.record_error(message)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import List, Protocol
 
 from align3r_ros.streaming.frame_prep import PreparedFrame
-from align3r_ros.structures import FrameResult, StageTimings
+from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 
 class StreamAligner(Protocol):
@@ -32,6 +32,11 @@ class StreamAligner(Protocol):
     def reset(self, status: str) -> List[FrameResult]:
         """Emit the held frames (as ``flush``), then forget the world; ``status`` is noted on
         the next results."""
+        ...
+
+    def keyframe_poses(self) -> List[KeyframePose]:
+        """The current world's keyframes with their latest refined poses, oldest first ([]
+        where the mode refines nothing after publishing, e.g. clip mode)."""
         ...
 
     @property

@@ -25,7 +25,7 @@ from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_met
 from align3r_ros.streaming.output import frame_result
 from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
                                           align_keyframe, keyframe_state)
-from align3r_ros.structures import FrameResult, StageTimings
+from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 
 def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
@@ -55,6 +55,10 @@ class StreamingAligner:
         self.last_T_world_cam = np.eye(4)
         self._timings = StageTimings()
         self._pending_status = ''
+
+    def keyframe_poses(self) -> List[KeyframePose]:
+        """[]: clip mode publishes a clip's poses once, after its solve; nothing moves later."""
+        return []
 
     @property
     def held_frames(self) -> int:

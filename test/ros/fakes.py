@@ -11,7 +11,7 @@ from typing import Any, Callable, List
 
 import numpy as np
 
-from align3r_ros.structures import EngineStats, FrameResult
+from align3r_ros.structures import EngineStats, FrameResult, KeyframePose
 
 
 class FakeEngine:
@@ -51,6 +51,13 @@ class FakeEngine:
 
     def flush(self) -> List[FrameResult]:
         return []
+
+    def keyframe_poses(self) -> List[KeyframePose]:
+        return []
+
+    @property
+    def held_frames(self) -> int:
+        return 0
 
 
 class ClipEngine(FakeEngine):
