@@ -7,6 +7,9 @@ configs: :func:`align3r_ros.config_io.load_config`). Nothing else writes a defau
 
 Standard library only: launch files, tools and the ROS layer import this module cheaply.
 ROS parameter names are the dotted paths of the fields, e.g. ``clip.length``, ``align.solver``.
+
+Over 300 lines on purpose: it is the one table of every parameter (group dataclasses and their
+enums); splitting it would scatter the defaults this module exists to hold in one place.
 """
 
 from __future__ import annotations

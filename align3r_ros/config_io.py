@@ -3,7 +3,10 @@
 One source (:mod:`align3r_ros.config`), many views: the flat list of parameter specs (ROS
 descriptors), :func:`load_config` (mapping/YAML loading with validation; it lives here, not in
 ``config``, so that ``config`` imports nothing of the package but errors), the generated ROS
-parameter YAML, command-line flags and the README parameter table.
+parameter YAML, command-line flags and the parameter table of docs/node.md.
+
+Over 300 lines: each view is short, and they share the spec walk, coercion and range checks;
+keeping them together keeps the generated files and the validation from drifting apart.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ with OpenCV (INTER_LANCZOS4 when the prior's long side exceeds ``long_side``, el
   reference's ``crop=False`` path at any prior resolution.
 
 Fixture: ``../shared/fixtures/preprocess`` (exact for the image, <= 3e-7 for the point map).
+
+Just over 300 lines: the image and prior paths share one resize plan and must stay in step to
+keep the fixture parity; split, the two halves would each need the other's rounding rules.
 """
 
 from __future__ import annotations
