@@ -185,8 +185,12 @@ def test_bag_launch_plays_with_clock_into_the_node(monkeypatch):
 
 @pytest.mark.ros
 def test_node_subscriptions_are_the_launch_remapping_sources(monkeypatch):
-    """With real rclpy: the topics the active node subscribes to (from the ROS graph) are the
-    remapping sources, for every input configuration."""
+    """With real rclpy: the topics the active node subscribes to are the remapping sources,
+    for every input configuration.
+
+    The node's own subscription objects are read, not the ROS graph: the graph cache learns
+    of new local endpoints through discovery, asynchronously, so reading it right after
+    activate races (a subscription created a moment earlier can be missing)."""
     rclpy = pytest.importorskip('rclpy', reason='needs rclpy (source .ci/ros2_env.sh)')
     from rclpy.parameter import Parameter
 
@@ -204,8 +208,7 @@ def test_node_subscriptions_are_the_launch_remapping_sources(monkeypatch):
             try:
                 node.trigger_configure()
                 node.trigger_activate()
-                subscribed = {name.lstrip('/') for name, _ in
-                              node.get_subscriber_names_and_types_by_node('align3r', '/')}
+                subscribed = {sub.topic_name.lstrip('/') for sub in node.subscriptions}
                 inputs = subscribed - {'tf_static', 'parameter_events'}
                 assert inputs <= remapped, inputs - remapped
                 seen |= inputs

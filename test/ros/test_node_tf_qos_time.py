@@ -101,6 +101,15 @@ def test_rep105_composes_with_a_real_odom_to_base_publisher(rig_factory, context
         tf2_ros.TransformListener(buffer, rig.peer)
         odometry = rig.listen('/align3r/odometry', rig.types.Odometry)
         rig.start()
+        # /tf is volatile: a transform sent before a listener matched its broadcaster is lost.
+        # Both broadcasters (the robot's, the node's) must be matched by both listeners (the
+        # node's own, for rep105, and this test's), and the static base -> camera must be in.
+        rig.spin_until(lambda: odom_tf.pub_tf.get_subscription_count() >= 2
+                       and rig.node._outputs.tf.pub_tf.get_subscription_count() >= 2,
+                       what='/tf broadcasters matched by both listeners')
+        rig.spin_until(lambda: rig.node._tf_buffer.can_transform('base_link', 'cam_optical',
+                                                                  Time()),
+                       what='the static base -> camera at the node')
         stamps = [T0 + i * STEP for i in range(3)]
         for i, stamp in enumerate(stamps):
             T_odom_base = np.eye(4)
