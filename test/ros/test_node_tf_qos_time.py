@@ -23,8 +23,11 @@ def test_output_qos_as_seen_from_a_second_node(rig_factory):
     rig = rig_factory()
     rig.start()
     graph = rig.peer
+    outputs = ('/align3r/depth/image', '/align3r/points', '/align3r/odometry')
+    # the peer's graph cache learns of endpoints through discovery: wait until it holds all
     rig.spin_until(lambda: graph.get_publishers_info_by_topic('/tf') and
-                   graph.get_subscriptions_info_by_topic('/tf_static'), what='graph')
+                   graph.get_subscriptions_info_by_topic('/tf_static') and
+                   all(graph.get_publishers_info_by_topic(t) for t in outputs), what='graph')
     tf, = graph.get_publishers_info_by_topic('/tf')
     assert tf.node_name == 'align3r'
     assert tf.qos_profile.reliability == ReliabilityPolicy.RELIABLE  # tf2's broadcaster QoS
@@ -32,7 +35,7 @@ def test_output_qos_as_seen_from_a_second_node(rig_factory):
     static, = graph.get_subscriptions_info_by_topic('/tf_static')
     assert static.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
     assert static.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-    for topic in ('/align3r/depth/image', '/align3r/points', '/align3r/odometry'):
+    for topic in outputs:
         info, = graph.get_publishers_info_by_topic(topic)
         assert info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
         assert info.qos_profile.durability == DurabilityPolicy.VOLATILE
@@ -43,10 +46,17 @@ def test_best_available_input_matches_the_camera(rig_factory, camera_reliable):
     from rclpy.qos import ReliabilityPolicy
     rig = rig_factory(camera_reliable=camera_reliable)
     rig.start()  # waits until the node's subscription matches the camera's reliability
-    info, = [i for i in rig.peer.get_subscriptions_info_by_topic('/image')
-             if i.node_name == 'align3r']
-    assert info.qos_profile.reliability == (ReliabilityPolicy.RELIABLE if camera_reliable
-                                            else ReliabilityPolicy.BEST_EFFORT)
+    expected = ReliabilityPolicy.RELIABLE if camera_reliable else ReliabilityPolicy.BEST_EFFORT
+
+    def node_subscriptions():
+        return [i for i in rig.peer.get_subscriptions_info_by_topic('/image')
+                if i.node_name == 'align3r']
+    # the peer's graph view lags (discovery): wait until it shows the node's one subscription
+    # with the expected reliability (a re-matched subscription replaces the earlier one)
+    rig.spin_until(lambda: [i.qos_profile.reliability for i in node_subscriptions()]
+                   == [expected], what="the node's /image subscription in the graph")
+    info, = node_subscriptions()
+    assert info.qos_profile.reliability == expected
     depth = rig.listen('/align3r/depth/image', rig.types.Image)
     rig.wait_matched()
     rig.send_and_wait(T0)
