@@ -9,7 +9,6 @@ names are those of a node named ``align3r`` in the root namespace (``~/depth/ima
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from align3r_ros.bag.writer import AtomicBagWriter, Durability
@@ -19,21 +18,8 @@ from align3r_ros.messages import MessageTypes
 from align3r_ros.messages.compose import camera_frame_id, compose_result
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
 from align3r_ros.messages.odometry import BoundedPath
+from align3r_ros.messages.output_topics import OUTPUT_TOPICS, OutputTopics
 from align3r_ros.structures import FrameResult
-
-
-@dataclass(frozen=True)
-class OutputTopicNames:
-    """Resolved output topic names (node ``align3r`` in the root namespace)."""
-
-    depth: str = '/align3r/depth/image'
-    depth_info: str = '/align3r/depth/camera_info'
-    points: str = '/align3r/points'
-    odometry: str = '/align3r/odometry'
-    path: str = '/align3r/path'
-    tf: str = '/tf'
-    tf_static: str = '/tf_static'
-    diagnostics: str = '/diagnostics'
 
 
 class ResultBagWriter:
@@ -42,11 +28,12 @@ class ResultBagWriter:
     Args:
         bag: an open :class:`AtomicBagWriter`.
         config: the replay's config (output toggles, frames, path length, QoS depth).
-        names: output topic names.
+        names: output topic names, fully qualified (default: the node's, for a node
+            ``align3r`` in the root namespace — the topics a recording of the node holds).
     """
 
     def __init__(self, bag: AtomicBagWriter, config: Align3rConfig,
-                 names: OutputTopicNames = OutputTopicNames()) -> None:
+                 names: OutputTopics = OUTPUT_TOPICS.resolved()) -> None:
         if config.frames.tf_mode is TfMode.REP105:
             raise ConfigError('frames.tf_mode rep105 needs live TF lookups (odom -> base); '
                               'replay supports direct and none')

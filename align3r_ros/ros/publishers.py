@@ -26,6 +26,7 @@ from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.messages.compose import compose_result, keyframe_path_msg, odometry_messages
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
 from align3r_ros.messages.odometry import BoundedPath
+from align3r_ros.messages.output_topics import OUTPUT_TOPICS
 from align3r_ros.messages.transforms import (
     matrix_to_transform_stamped,
     transform_to_matrix,
@@ -62,20 +63,22 @@ class OutputPublishers:
         self._tf_buffer = tf_buffer
         self._static_parents: Dict[str, str] = {}
         qos = output_qos(config.output)
-        self.depth = node.create_publisher(types.Image, '~/depth/image', qos)
-        self.depth_info = node.create_publisher(types.CameraInfo, '~/depth/camera_info', qos)
-        self.points = node.create_publisher(types.PointCloud2, '~/points', qos)
-        self.odometry = node.create_publisher(types.Odometry, '~/odometry', qos)
-        self.path = node.create_publisher(types.Path, '~/path', qos)
-        self.keyframes = node.create_publisher(types.Path, '~/keyframes/path', qos)
+        names = OUTPUT_TOPICS
+        self.depth = node.create_publisher(types.Image, names.private(names.depth), qos)
+        self.depth_info = node.create_publisher(types.CameraInfo,
+                                                names.private(names.depth_info), qos)
+        self.points = node.create_publisher(types.PointCloud2, names.private(names.points), qos)
+        self.odometry = node.create_publisher(types.Odometry, names.private(names.odometry), qos)
+        self.path = node.create_publisher(types.Path, names.private(names.path), qos)
+        self.keyframes = node.create_publisher(types.Path, names.private(names.keyframes), qos)
         self._keyframes_sent: Optional[tuple] = None
-        self.diagnostics = node.create_publisher(types.DiagnosticArray, '/diagnostics', 10)
+        self.diagnostics = node.create_publisher(types.DiagnosticArray, names.diagnostics, 10)
         self.tf = None
         self._tf_static_sub = None
         if config.frames.tf_mode is not TfMode.NONE:
             self.tf = TransformBroadcaster(node)
             self._tf_static_sub = node.create_subscription(
-                types.TFMessage, '/tf_static', self._on_tf_static, tf_static_qos())
+                types.TFMessage, names.tf_static, self._on_tf_static, tf_static_qos())
         self._path = BoundedPath(config.output.path_length)
 
     def _publishers(self) -> list:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from align3r_ros.bag.result_writer import OutputTopicNames, ResultBagWriter
+from align3r_ros.bag.result_writer import ResultBagWriter
+from align3r_ros.messages.output_topics import OUTPUT_TOPICS
 from align3r_ros.bag.writer import AtomicBagWriter, Storage
 from align3r_ros.config_io import load_config
 from align3r_ros.errors import ConfigError
@@ -59,7 +60,7 @@ def decoded(tmp_path_factory):
 
 def test_topics_types_and_stamps(decoded):
     stamps, messages, info = decoded
-    names = OutputTopicNames()
+    names = OUTPUT_TOPICS.resolved()
     expected = {names.depth: 'sensor_msgs/msg/Image', names.depth_info:
                 'sensor_msgs/msg/CameraInfo', names.points: 'sensor_msgs/msg/PointCloud2',
                 names.tf: 'tf2_msgs/msg/TFMessage', names.odometry: 'nav_msgs/msg/Odometry',

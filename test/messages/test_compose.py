@@ -123,3 +123,13 @@ def test_keyframe_path_is_the_window_in_the_world_frame(types, cdr_round_trip):
         np.testing.assert_allclose(pose_to_matrix(got.pose), sent.T_world_cam, atol=1e-12)
     empty = compose.keyframe_path_msg([], STAMP, config, types)  # after a reset: cleared
     assert list(empty.poses) == [] and empty.header.frame_id == 'map'
+
+
+def test_output_topics_resolve_like_a_node_named_align3r():
+    from align3r_ros.messages.output_topics import OUTPUT_TOPICS
+    root = OUTPUT_TOPICS.resolved()
+    assert (root.depth, root.keyframes, root.tf, root.diagnostics) == (
+        '/align3r/depth/image', '/align3r/keyframes/path', '/tf', '/diagnostics')
+    assert OUTPUT_TOPICS.resolved('cam', '/robot1/').points == '/robot1/cam/points'
+    assert OUTPUT_TOPICS.private(OUTPUT_TOPICS.odometry) == '~/odometry'
+    assert OUTPUT_TOPICS.private(OUTPUT_TOPICS.tf_static) == '/tf_static'
