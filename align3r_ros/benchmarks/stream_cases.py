@@ -22,6 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from align3r_ros.benchmarks.align_cases import oracle_config, peak_rss_mib, rss_mib
+from align3r_ros.feed import run_frames
 from align3r_ros.structures import Frame
 
 #: The shared data folder (``ALIGN3R_SHARED_DIR``/data, else ``../shared/data`` of the project).
@@ -65,45 +66,66 @@ def _gpu_peak_mib(device: str) -> Optional[float]:
     return torch.cuda.max_memory_allocated() / 2.0 ** 20
 
 
+class _PushLog:
+    """What :func:`drive` records per push, fed by :func:`~align3r_ros.feed.run_frames`'s
+    callbacks (the push index a result came out of gives its latency in frames)."""
+
+    def __init__(self, engine, keep_results: bool) -> None:
+        self.engine = engine
+        self.keep_results = keep_results
+        self.push_s: List[float] = []
+        self.keyframe_flags: List[bool] = []
+        self.rss: List[float] = []
+        self.pushed_at: Dict[int, int] = {}
+        self.emitted_at: Dict[int, int] = {}
+        self.results: list = []
+        self.non_finite = 0
+        self.with_results = 0
+        self._keyframes_before = 0
+        self._emitted_now = False
+        self._start = 0.0
+
+    def timed(self, frames) -> Iterator[Frame]:
+        """``frames``, noting each frame's index and the moment its push starts."""
+        for k, frame in enumerate(frames):
+            self.pushed_at[int(frame.stamp_ns)] = k
+            self._keyframes_before = _keyframes(self.engine, self.with_results)
+            self._emitted_now = False
+            self._start = time.perf_counter()
+            yield frame
+
+    def on_result(self, result) -> None:
+        self.emitted_at[int(result.stamp_ns)] = len(self.push_s)  # flush: one past the last
+        self._emitted_now = True
+        self.non_finite += int(not np.isfinite(result.T_world_cam).all())
+        if self.keep_results:
+            self.results.append(result)
+
+    def on_frame(self, pushed: int) -> None:
+        self.push_s.append(time.perf_counter() - self._start)
+        self.with_results += self._emitted_now
+        self.keyframe_flags.append(_keyframes(self.engine, self.with_results) >
+                                   self._keyframes_before)
+        self.rss.append(rss_mib())
+
+    def on_flush(self) -> None:
+        self._start = time.perf_counter()
+
+
 def drive(engine, frames, keep_results: bool, device: str = 'cpu') -> Dict:
-    """Push ``frames`` (an iterable) through ``engine``, then flush; per-frame statistics."""
-    push_s: List[float] = []
-    keyframe_flags: List[bool] = []
-    emitted_at: Dict[int, int] = {}
-    pushed_at: Dict[int, int] = {}
-    results = []
-    rss: List[float] = []
-    with_results = 0
-    non_finite = 0
-    k = -1
-    for k, frame in enumerate(frames):
-        before = _keyframes(engine, with_results)
-        start = time.perf_counter()
-        out = engine.push(frame)
-        push_s.append(time.perf_counter() - start)
-        pushed_at[int(frame.stamp_ns)] = k
-        with_results += bool(out)
-        keyframe_flags.append(_keyframes(engine, with_results) > before)
-        rss.append(rss_mib())
-        for result in out:
-            emitted_at[int(result.stamp_ns)] = k
-        non_finite += sum(not np.isfinite(r.T_world_cam).all() for r in out)
-        if keep_results:
-            results += out
-    start = time.perf_counter()
-    tail = engine.flush()
-    flush_s = time.perf_counter() - start
-    for result in tail:
-        emitted_at[int(result.stamp_ns)] = k + 1
-    non_finite += sum(not np.isfinite(r.T_world_cam).all() for r in tail)
-    results += tail if keep_results else []
-    latency = [emitted_at[s] - p for s, p in pushed_at.items() if s in emitted_at]
-    flags = np.asarray(keyframe_flags, bool)
-    times = np.asarray(push_s)
+    """Push ``frames`` (an iterable) through ``engine`` with the one feed loop
+    (:func:`~align3r_ros.feed.run_frames`), then flush; per-frame statistics."""
+    log = _PushLog(engine, keep_results)
+    run_frames(engine, log.timed(frames), log.on_result, log.on_frame, log.on_flush)
+    flush_s = time.perf_counter() - log._start
+    latency = [log.emitted_at[s] - p for s, p in log.pushed_at.items() if s in log.emitted_at]
+    flags = np.asarray(log.keyframe_flags, bool)
+    times = np.asarray(log.push_s)
     total = float(times.sum()) + flush_s
-    n = max(len(push_s), 1)
+    n = max(len(log.push_s), 1)
     return {
-        'frames': len(push_s), 'results': len(emitted_at), 'non_finite_poses': int(non_finite),
+        'frames': len(log.push_s), 'results': len(log.emitted_at),
+        'non_finite_poses': int(log.non_finite),
         'seconds_total': total, 'seconds_per_frame_mean': total / n,
         'push_seconds': summary(times), 'flush_seconds': flush_s,
         'keyframe_push_seconds': summary(times[flags]),
@@ -112,8 +134,9 @@ def drive(engine, frames, keep_results: bool, device: str = 'cpu') -> Dict:
                            'max': int(max(latency)) if latency else None,
                            'mean': float(np.mean(latency)) if latency else None},
         'keyframes': int(flags.sum()), 'keyframe_rate': float(flags.mean()) if n else 0.0,
-        'rss_mib': rss, 'peak_rss_mib': peak_rss_mib(), 'peak_gpu_mib': _gpu_peak_mib(device),
-        '_results': results, '_push_s': push_s,
+        'rss_mib': log.rss, 'peak_rss_mib': peak_rss_mib(),
+        'peak_gpu_mib': _gpu_peak_mib(device),
+        '_results': log.results, '_push_s': log.push_s,
     }
 
 
