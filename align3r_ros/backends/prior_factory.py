@@ -11,8 +11,9 @@ from typing import Any, Optional
 
 from align3r_ros.backends.base import PriorBackend
 from align3r_ros.backends.checkpoint_prior_pairing import check_pairing
-from align3r_ros.config import Align3rConfig, Device, DType, PriorBackendKind
-from align3r_ros.errors import BackendError, ConfigError, WeightsError
+from align3r_ros.config import Align3rConfig, DType, PriorBackendKind
+from align3r_ros.errors import ConfigError, WeightsError
+from align3r_ros.runtime import resolve_device
 
 LOG = logging.getLogger(__name__)
 
@@ -35,16 +36,6 @@ def _weights_path(config: Align3rConfig) -> Path:
     return path
 
 
-def _torch_device(device: Device) -> Any:
-    import torch
-
-    if device == Device.AUTO:
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if device == Device.CUDA and not torch.cuda.is_available():
-        raise BackendError('runtime.device is cuda but torch sees no CUDA device')
-    return torch.device(str(device))
-
-
 def _autocast_dtype(dtype: DType) -> Any:
     import torch
 
@@ -61,7 +52,7 @@ def build_prior_backend(config: Align3rConfig) -> Optional[PriorBackend]:
         ConfigError: a detectable checkpoint <-> prior mismatch, or an ONNX model whose
             declared kind differs from prior.kind.
         WeightsError: prior.weights empty, missing or not the expected model.
-        BackendError: the requested device is unavailable.
+        ConfigError: the requested device is unavailable (``runtime.resolve_device``).
     """
     for warning in check_pairing(config):
         LOG.warning('%s', warning)
@@ -88,7 +79,7 @@ def build_prior_backend(config: Align3rConfig) -> Optional[PriorBackend]:
     from align3r_ros.backends.prior_torch import (
         DepthAnythingPriorBackend, DepthProPriorBackend)
 
-    device = _torch_device(runtime.device)
+    device = resolve_device(runtime.device)
     autocast = _autocast_dtype(runtime.dtype)
     if prior.backend == PriorBackendKind.DEPTH_PRO:
         return DepthProPriorBackend.from_weights(path, device=device, autocast_dtype=autocast)

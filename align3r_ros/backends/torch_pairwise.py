@@ -20,23 +20,13 @@ import torch
 from align3r_ros.backends.base import NetworkView
 from align3r_ros.backends.pair_request import CachedPairwiseBackend, DecodedChunk
 from align3r_ros.config import Align3rConfig
-from align3r_ros.errors import BackendError, ConfigError, WeightsError
+from align3r_ros.errors import ConfigError, WeightsError
 from align3r_ros.networks.pairwise.encoding import FrameEncoding
 from align3r_ros.networks.pairwise.model import PairwisePointMapNet
+from align3r_ros.runtime import resolve_device
 
 _LOG = logging.getLogger(__name__)
 _DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
-
-
-def resolve_device(device: Union[str, torch.device]) -> torch.device:
-    """'auto' -> cuda when available else cpu; 'cuda' without a GPU raises BackendError."""
-    name = str(device)
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    resolved = torch.device(name)
-    if resolved.type == 'cuda' and not torch.cuda.is_available():
-        raise BackendError(f'runtime.device={name!r} but no CUDA device is available')
-    return resolved
 
 
 def resolve_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
@@ -86,7 +76,7 @@ class TorchPairwiseBackend(CachedPairwiseBackend[FrameEncoding]):
         if not weights:
             raise WeightsError('pairwise.weights is empty: set it to an Align3R / DUSt3R '
                                'checkpoint (.pth or .safetensors)')
-        device = resolve_device(str(config.runtime.device))
+        device = resolve_device(config.runtime.device)
         net = load_pairwise_net(weights, device=device)
         return cls(net, device=device, dtype=str(config.runtime.dtype),
                    batch_pairs=config.pairwise.batch_pairs,
