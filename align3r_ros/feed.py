@@ -24,7 +24,6 @@ import numpy as np
 
 from align3r_ros.backends.base import NetworkView, PairwiseBackend, PriorBackend
 from align3r_ros.config import Align3rConfig
-from align3r_ros.errors import InputError
 from align3r_ros.structures import (EngineStats, Frame, FrameEngine, FrameResult, KeyframePose,
                                     PriorMap)
 
@@ -164,8 +163,6 @@ class OfflineEngine:
         from align3r_ros.streaming.hierarchical import split_clips
 
         frames, self._held = self._held, []
-        if len(frames) < 2:
-            raise InputError(f'offline mode needs at least 2 frames, got {len(frames)}')
         pairwise, prior = self._pairwise, self._prior
         clips = split_clips(len(frames), self.config.clip.length)
         stages = 1 if len(clips) == 1 else 1 + len(clips)
