@@ -46,9 +46,13 @@ def depth_results(fixture_dir):
 def test_depth_sequence_matches_reference(depth_results, expected, name):
     reference = expected['depth']['per_sequence'][name]
     result = depth_results[name]
-    # Same scipy BFGS call from the same start: (s, t) identical to round-off.
-    assert result.scale == pytest.approx(reference['scale'], rel=1e-9)
-    assert result.shift == pytest.approx(reference['shift'], rel=1e-9, abs=1e-12)
+    # Same scipy BFGS call from the same start, so (s, t) agree to round-off -- but which
+    # round-off depends on the BLAS kernels (reduction order). Measured relative spread over
+    # OPENBLAS_CORETYPE=Prescott/Sandybridge/Haswell/Zen/SkylakeX: scale <= 1.9e-9, shift
+    # <= 1.2e-8. The requirement is parity <= 1e-6 with the official evaluation, so (s, t) are
+    # held to that: 1e-6 relative, ~100x the measured spread (the metrics below stay exact).
+    assert result.scale == pytest.approx(reference['scale'], rel=1e-6)
+    assert result.shift == pytest.approx(reference['shift'], rel=1e-6, abs=1e-12)
     assert result.valid_pixels == reference['metrics']['valid_pixels']
     for key, field in METRIC_KEYS.items():
         # The reference reports δ as float32 means; 1e-6 covers that rounding (~3e-8).
