@@ -146,6 +146,14 @@ class TfMode(StrEnum):
     NONE = 'none'
 
 
+class OdometrySource(StrEnum):
+    """Where the robot's odometry comes from (``input.odometry``)."""
+
+    NONE = 'none'    # not used
+    TF = 'tf'        # tf2: frames.odom_frame -> the image frame at each image stamp
+    TOPIC = 'topic'  # nav_msgs/Odometry on input.odometry_topic, interpolated to the stamp
+
+
 class OutputResolution(StrEnum):
     INPUT = 'input'      # results resized back to the input image resolution
     NETWORK = 'network'  # results at the network resolution (e.g. 512x288)
@@ -296,6 +304,9 @@ class ScaleConfig:
     smoothing: float = param(0.2, 'Weight of a new keyframe scale estimate in the tracked '
                                   'scale (exponential smoothing)', low=0.0, high=1.0)
     min_pixels: int = param(200, 'Confident static pixels needed for a scale estimate', low=1)
+    odometry_min_baseline: float = param(
+        0.1, 'Odometry baseline a keyframe pair needs before it enters the metric scale from '
+             'odometry', unit='m', low=0.0)
 
 
 @dataclass(frozen=True)
@@ -318,6 +329,24 @@ class InputConfig:
     qos_depth: int = param(5, 'Input QoS history depth', low=1, high=1000)
     queue_size: int = param(4, 'Frames queued for the worker (oldest dropped)', low=1,
                             high=1000)
+    odometry: OdometrySource = param(
+        OdometrySource.NONE, 'Robot odometry for metric scale and drift: none, tf '
+                             '(frames.odom_frame -> image frame through tf2) or topic '
+                             '(input.odometry_topic)')
+    odometry_topic: str = param('odom', 'nav_msgs/Odometry topic of input.odometry topic (child '
+                                        'frame: the base or the camera; the rest from TF)')
+    odometry_timeout: float = param(0.05, 'Longest wait for odometry at an image stamp before '
+                                          'the frame goes on without it', unit='s', low=0.0,
+                                    high=10.0)
+    odometry_weight: float = param(1.0, 'Weight of the odometry motion prior in tracking and '
+                                        'keyframe refinement (0: scale only)', low=0.0)
+    odometry_disagreement: float = param(
+        0.05, 'Odometry and vision disagreeing by more than this (translation of the motion '
+              'to the reference keyframe) down-weights odometry for the frame', unit='m',
+        low=0.0)
+    odometry_disagreement_deg: float = param(
+        5.0, 'Rotation disagreement of the same motion above which odometry is down-weighted',
+        unit='deg', low=0.0)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class Frame:
         D: distortion coefficients of ``distortion_model`` (with ``K``), or None.
         tag: opaque caller data (a ROS header, a bag index, ...); the engine never reads it and
             returns it unchanged on this frame's :class:`FrameResult`.
+        T_odom_cam: the robot's odometry at ``stamp_ns``: (4, 4) float64 pose of the camera
+            (REP 103 optical axes) in the odometry frame, metres; None when there is none
+            (``input.odometry`` none, or missing or late for this frame).
     """
 
     stamp_ns: int
@@ -51,6 +54,7 @@ class Frame:
     distortion_model: str = ''
     D: Optional[np.ndarray] = None
     tag: Any = None
+    T_odom_cam: Optional[np.ndarray] = None
 
     @property
     def shape(self) -> tuple:
