@@ -15,7 +15,7 @@ import torch
 
 from align3r_ros import config_io
 from align3r_ros.errors import WeightsError
-from cli_process import hidden_entries, run_tool
+from support.tool_process import hidden_entries, run_tool
 
 
 def _images(folder: Path, count: int, size=(80, 60)) -> Path:
@@ -25,15 +25,6 @@ def _images(folder: Path, count: int, size=(80, 60)) -> Path:
         cv2.imwrite(str(folder / f'{i:03d}.png'),
                     rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
     return folder
-
-
-@pytest.mark.parametrize('fps', ['nan', 'inf', '0', '-1', 'fast'])
-def test_bad_fps_is_one_usage_line(tmp_path, fps):
-    images = _images(tmp_path / 'images', 1)
-    done = run_tool('bag_from_frames', [images, '-o', tmp_path / 'bag', '--fps', fps])
-    assert done.code == 2 and 'Traceback' not in done.err
-    assert done.err_lines[-1].startswith('align3r-bag-from-frames: error: argument --fps')
-    assert not (tmp_path / 'bag').exists()
 
 
 def _file_size_limit(limit_bytes: int):
@@ -126,7 +117,7 @@ def test_config_pointing_at_a_folder_is_a_config_error(tmp_path):
 
 
 def test_onnx_weights_given_as_a_file_is_one_line(tmp_path):
-    from cli_process import GT_FLAGS, write_bag
+    from support.tool_inputs import GT_FLAGS, write_bag
 
     bag = write_bag(tmp_path / 'bag', 3)
     (tmp_path / 'model.onnx').write_bytes(b'an onnx file, not the export folder')
@@ -140,7 +131,7 @@ def test_onnx_weights_given_as_a_file_is_one_line(tmp_path):
 
 def test_frames_under_8_px_are_rejected(tmp_path):
     from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
-    from cli_process import GT_FLAGS, synthetic_frames
+    from support.tool_inputs import GT_FLAGS, synthetic_frames
 
     tiny = [dataclasses.replace(f, rgb=np.ascontiguousarray(f.rgb[:4, :4]), K=f.K,
                                 gt_depth=f.gt_depth[:4, :4]) for f in synthetic_frames(4)]

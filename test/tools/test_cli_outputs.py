@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from align3r_ros.bag.reader import BagReader
-from cli_process import hidden_entries, run_tool
+from support.tool_process import hidden_entries, run_tool
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from cli_process import (SIGNALS, blocking_image_folder, hidden_entries, run_tool, signal_when,
-                         staging_appeared)
+from support.tool_process import (SIGNALS, blocking_image_folder, hidden_entries, run_tool,
+                                  signal_when, staging_appeared)
 
 
 @pytest.mark.parametrize('signum, code, word', SIGNALS)
