@@ -363,6 +363,17 @@ class OutputConfig:
                                 runtime=True)
     publish_cloud: bool = param(True, 'Publish ~/points', runtime=True)
     publish_odometry: bool = param(True, 'Publish ~/odometry and ~/path', runtime=True)
+    publish_dynamic_mask: bool = param(True, 'Publish ~/dynamic_mask/image (mono8, 255 '
+                                             'dynamic) and ~/dynamic_mask/camera_info',
+                                       runtime=True)
+    publish_confidence: bool = param(True, 'Publish ~/confidence/image (32FC1, NaN where none)',
+                                     runtime=True)
+    exclude_dynamic: bool = param(False, 'Publish dynamic pixels as NaN in ~/depth/image and '
+                                         '~/points (static-only outputs for mapping)',
+                                  runtime=True)
+    dynamic_dilate_px: int = param(2, 'Grow the dynamic mask by this radius before it is '
+                                      'published and applied', unit='px', low=0, high=64,
+                                   runtime=True)
     path_length: int = param(1000, 'Poses kept in ~/path', low=1, high=1000000, runtime=True)
     qos_depth: int = param(5, 'Output QoS history depth (reliable, volatile)', low=1, high=1000)
 

@@ -9,14 +9,15 @@ names are those of a node named ``align3r`` in the root namespace (``~/depth/ima
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 from align3r_ros.bag.writer import AtomicBagWriter, Durability
 from align3r_ros.config import Align3rConfig, TfMode
 from align3r_ros.errors import ConfigError
 from align3r_ros.messages import MessageTypes
-from align3r_ros.messages.compose import camera_frame_id, compose_result
+from align3r_ros.messages.compose import KeyframePathGate, camera_frame_id, compose_result
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
+from align3r_ros.messages.dynamic import dynamic_fraction
 from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.messages.output_topics import OUTPUT_TOPICS, OutputTopics
 from align3r_ros.structures import FrameResult
@@ -44,12 +45,18 @@ class ResultBagWriter:
         self._path = BoundedPath(config.output.path_length)
         depth = config.output.qos_depth
         out = config.output
-        declared = [(names.diagnostics, 'diagnostic_msgs/msg/DiagnosticArray')]
+        declared = [(names.diagnostics, 'diagnostic_msgs/msg/DiagnosticArray'),
+                    (names.keyframes, 'nav_msgs/msg/Path')]
         if out.publish_depth:
             declared += [(names.depth, 'sensor_msgs/msg/Image'),
                          (names.depth_info, 'sensor_msgs/msg/CameraInfo')]
         if out.publish_cloud:
             declared.append((names.points, 'sensor_msgs/msg/PointCloud2'))
+        if out.publish_dynamic_mask:
+            declared += [(names.dynamic_mask, 'sensor_msgs/msg/Image'),
+                         (names.dynamic_mask_info, 'sensor_msgs/msg/CameraInfo')]
+        if out.publish_confidence:
+            declared.append((names.confidence, 'sensor_msgs/msg/Image'))
         if out.publish_odometry:
             declared += [(names.odometry, 'nav_msgs/msg/Odometry'),
                          (names.path, 'nav_msgs/msg/Path')]
@@ -57,6 +64,7 @@ class ResultBagWriter:
             declared.append((names.tf, 'tf2_msgs/msg/TFMessage'))
         for topic, msgtype in declared:
             bag.add_topic(topic, msgtype, Durability.VOLATILE, depth)
+        self._keyframe_gate = KeyframePathGate()
         self.frames_written = 0
 
     def camera_frame(self, input_frame_id: str) -> str:
@@ -74,7 +82,11 @@ class ResultBagWriter:
         names, stamp = self.names, int(result.stamp_ns)
         messages = compose_result(result, input_frame_id, self.config, self.types)
         for topic, msg in ((names.depth, messages.depth), (names.depth_info, messages.depth_info),
-                           (names.points, messages.cloud), (names.odometry, messages.odometry)):
+                           (names.points, messages.cloud),
+                           (names.dynamic_mask, messages.dynamic_mask),
+                           (names.dynamic_mask_info, messages.dynamic_mask_info),
+                           (names.confidence, messages.confidence),
+                           (names.odometry, messages.odometry)):
             if msg is not None:
                 self.bag.write(topic, stamp, msg)
         if messages.transform is not None:
@@ -87,7 +99,16 @@ class ResultBagWriter:
         # caller's).
         health = dataclasses.replace(health, is_metric=bool(result.is_metric),
                                      residual=float(result.residual),
+                                     dynamic_fraction=dynamic_fraction(result),
                                      status=result.status or health.status)
         self.bag.write(names.diagnostics, stamp,
                        health_to_diagnostics_msg(health, stamp, self.types))
         self.frames_written += 1
+
+    def write_keyframes(self, keyframes: Sequence[Any], stamp_ns: int) -> None:
+        """``~/keyframes/path`` as the node publishes it: the engine's refined keyframe window
+        (``KeyframePose`` list) after a push that returned results, written only when it
+        changed; ``stamp_ns``: the last such result's input stamp (also the log time)."""
+        msg = self._keyframe_gate.message(keyframes, stamp_ns, self.config, self.types)
+        if msg is not None:
+            self.bag.write(self.names.keyframes, int(stamp_ns), msg)

@@ -89,4 +89,3 @@ def intrinsics_to_camera_info(K: np.ndarray, width: int, height: int, header: An
                             r=types.float_array(np.eye(3).reshape(-1)),
                             p=types.float_array(P.reshape(-1)), binning_x=0, binning_y=0,
                             roi=roi)
-

@@ -28,6 +28,8 @@ class PipelineHealth:
         is_metric: scale state of the last result: True metric (metres), False relative
             (unknown scale), None before the first result.
         residual: alignment residual of the last result (unitless; NaN when unknown).
+        dynamic_fraction: share of the last result's pixels marked dynamic, [0, 1] (NaN
+            before the first result).
         timings: the engine's last stage timings (``EngineStats.timings``).
         publish_ms: turning the last result into messages and publishing (or writing) them.
         last_error: one line describing the last error ('' when none).
@@ -46,6 +48,7 @@ class PipelineHealth:
     recent_error: bool = False
     is_metric: Optional[bool] = None
     residual: float = float('nan')
+    dynamic_fraction: float = float('nan')
     timings: StageTimings = StageTimings()
     publish_ms: float = 0.0
     last_error: str = ''
@@ -97,6 +100,8 @@ def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: Mess
         ('engine resets', str(health.engine_resets)),
         ('scale', scale_state(health.is_metric)),
         ('alignment residual', residual),
+        ('dynamic pixel fraction', '' if not math.isfinite(health.dynamic_fraction) else
+         f'{health.dynamic_fraction:.4f}'),
         ('last error', health.last_error),
     ]
     pairs += [(f'latency {stage} ms', f'{ms:.3f}') for stage, ms in _latencies(health)]

@@ -168,8 +168,9 @@ def depth_to_image_msg(depth: np.ndarray, header: Any, types: MessageTypes,
                        encoding: str = '32FC1') -> Any:
     """(H, W) depth in metres (NaN invalid) -> sensor_msgs/Image.
 
-    ``32FC1`` (default, the published output) keeps NaN; ``16UC1`` writes millimetres with 0 for
-    invalid or out-of-range depth (for tests and bags feeding ``prior/depth``).
+    ``32FC1`` (default, the published depth and confidence images) keeps NaN; ``16UC1``
+    writes millimetres with 0 for invalid or out-of-range depth (for tests and bags feeding
+    ``prior/depth``).
     """
     depth = np.asarray(depth)
     if depth.ndim != 2:
@@ -183,6 +184,14 @@ def depth_to_image_msg(depth: np.ndarray, header: Any, types: MessageTypes,
         pixels = np.where(mm > 65535, 0, mm).astype(np.uint16)
         return _image_msg(pixels, encoding, header, types, 0, _HOST_BIGENDIAN)
     raise ConversionError(f'unsupported depth encoding {encoding!r}; use 32FC1 or 16UC1')
+
+
+def mono8_to_image_msg(pixels: np.ndarray, header: Any, types: MessageTypes) -> Any:
+    """(H, W) uint8 -> sensor_msgs/Image ``mono8`` (masks: the published dynamic mask)."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.dtype != np.uint8:
+        raise ConversionError(f'mono8 needs (H, W) uint8, got {pixels.shape} {pixels.dtype}')
+    return _image_msg(pixels, 'mono8', header, types, 0, False)
 
 
 def rgb_to_compressed_msg(rgb: np.ndarray, header: Any, types: MessageTypes,

@@ -1,4 +1,5 @@
-"""Output publishers: depth + camera_info, points, TF, odometry, path, keyframe path, diagnostics.
+"""Output publishers: depth + camera_info, points, dynamic mask + camera_info, confidence, TF,
+odometry, path, keyframe path, diagnostics.
 
 The messages of a result come from :func:`align3r_ros.messages.compose.compose_result` (the
 input image's stamp, its optical frame id, depth masked once). TF-specific policy stays here:
@@ -13,7 +14,7 @@ shutdown right after the last frame does not lose its outputs.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from rclpy.duration import Duration
@@ -23,7 +24,7 @@ from tf2_ros import TransformBroadcaster, TransformException
 
 from align3r_ros.config import Align3rConfig, OutputConfig, TfMode
 from align3r_ros.geometry.se3 import invert_transform
-from align3r_ros.messages.compose import compose_result, keyframe_path_msg, odometry_messages
+from align3r_ros.messages.compose import KeyframePathGate, compose_result, odometry_messages
 from align3r_ros.messages.diagnostics import PipelineHealth, health_to_diagnostics_msg
 from align3r_ros.messages.odometry import BoundedPath
 from align3r_ros.messages.output_topics import OUTPUT_TOPICS
@@ -37,6 +38,7 @@ from align3r_ros.structures import FrameResult
 
 #: longest ``destroy`` waits for reliable subscribers to acknowledge the last outputs.
 ACK_TIMEOUT_S = 3.0
+
 
 def output_qos(config: OutputConfig) -> QoSProfile:
     """Reliable, volatile, keep last N: RViz, ``ros2 bag record`` and best-effort readers."""
@@ -68,10 +70,16 @@ class OutputPublishers:
         self.depth_info = node.create_publisher(types.CameraInfo,
                                                 names.private(names.depth_info), qos)
         self.points = node.create_publisher(types.PointCloud2, names.private(names.points), qos)
+        self.dynamic_mask = node.create_publisher(types.Image, names.private(names.dynamic_mask),
+                                                  qos)
+        self.dynamic_mask_info = node.create_publisher(
+            types.CameraInfo, names.private(names.dynamic_mask_info), qos)
+        self.confidence = node.create_publisher(types.Image, names.private(names.confidence),
+                                                qos)
         self.odometry = node.create_publisher(types.Odometry, names.private(names.odometry), qos)
         self.path = node.create_publisher(types.Path, names.private(names.path), qos)
         self.keyframes = node.create_publisher(types.Path, names.private(names.keyframes), qos)
-        self._keyframes_sent: Optional[tuple] = None
+        self._keyframe_gate = KeyframePathGate()
         self.diagnostics = node.create_publisher(types.DiagnosticArray, names.diagnostics, 10)
         self.tf = None
         self._tf_static_sub = None
@@ -83,7 +91,8 @@ class OutputPublishers:
 
     def _publishers(self) -> list:
         extra = [self.tf.pub_tf] if self.tf is not None else []
-        return [self.depth, self.depth_info, self.points, self.odometry, self.path,
+        return [self.depth, self.depth_info, self.points, self.dynamic_mask,
+                self.dynamic_mask_info, self.confidence, self.odometry, self.path,
                 self.keyframes, self.diagnostics] + extra
 
     def destroy(self) -> None:
@@ -109,7 +118,10 @@ class OutputPublishers:
         messages = compose_result(result, str(result.tag or ''), config, types)
         for publisher, msg in ((self.depth, messages.depth),
                                (self.depth_info, messages.depth_info),
-                               (self.points, messages.cloud)):
+                               (self.points, messages.cloud),
+                               (self.dynamic_mask, messages.dynamic_mask),
+                               (self.dynamic_mask_info, messages.dynamic_mask_info),
+                               (self.confidence, messages.confidence)):
             if msg is not None:
                 publisher.publish(msg)
         odometry, pose = messages.odometry, messages.pose
@@ -133,12 +145,9 @@ class OutputPublishers:
         """``~/keyframes/path``: the engine's refined keyframe window (``KeyframePose`` list),
         published only when it changed (new keyframe, refinement, reset); ``stamp_ns`` is the
         input stamp of the frame whose push changed it. Nothing before the first keyframe."""
-        signature = tuple((int(kf.stamp_ns), np.asarray(kf.T_world_cam, np.float64).tobytes())
-                          for kf in keyframes) + (config.frames.world_frame,)
-        if signature == self._keyframes_sent or (self._keyframes_sent is None and not keyframes):
-            return
-        self.keyframes.publish(keyframe_path_msg(keyframes, stamp_ns, config, self._types))
-        self._keyframes_sent = signature
+        msg = self._keyframe_gate.message(keyframes, stamp_ns, config, self._types)
+        if msg is not None:
+            self.keyframes.publish(msg)
 
     def _publish_direct(self, transform: Any, camera_frame: str, config: Align3rConfig) -> None:
         parent = self._static_parents.get(camera_frame)
@@ -172,9 +181,12 @@ class OutputPublishers:
             T_world_odom, result.stamp_ns, frames.world_frame, frames.odom_frame, types))
         return T_world_cam @ invert_transform(T_base_cam)
 
-    def publish_diagnostics(self, health: PipelineHealth, lost: int, stamp_ns: int) -> None:
+    def publish_diagnostics(self, health: PipelineHealth, lost: int, stamp_ns: int,
+                            extra: Sequence[Tuple[str, str]] = (),
+                            extra_warning: str = '') -> None:
         """One DiagnosticArray: the pipeline's health plus the frames estimated lost in
-        transport (stamp gaps; see :mod:`align3r_ros.ros.arrivals`)."""
+        transport (stamp gaps; see :mod:`align3r_ros.ros.arrivals`) and ``extra`` key/values
+        (the odometry input's); ``extra_warning`` makes an OK status WARN with that message."""
         msg = health_to_diagnostics_msg(health, stamp_ns, self._types)
         status = msg.status[0]
         status.values.append(self._types.KeyValue(key='frames lost in transport (estimated)',
@@ -182,4 +194,8 @@ class OutputPublishers:
         if lost and status.level == self._types.DiagnosticStatus.OK:
             status.level = self._types.DiagnosticStatus.WARN
             status.message = f'{lost} frames lost before reaching the node (stamp gaps)'
+        status.values.extend(self._types.KeyValue(key=k, value=v) for k, v in extra)
+        if extra_warning and status.level == self._types.DiagnosticStatus.OK:
+            status.level = self._types.DiagnosticStatus.WARN
+            status.message = extra_warning
         self.diagnostics.publish(msg)

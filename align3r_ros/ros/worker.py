@@ -20,6 +20,7 @@ from collections import deque
 from typing import Any, Callable, Deque, List, Optional
 
 from align3r_ros.messages.diagnostics import PipelineHealth
+from align3r_ros.messages.dynamic import dynamic_fraction
 from align3r_ros.structures import (EngineStats, Frame, FrameEngine, FrameResult, KeyframePose,
                                     StageTimings)
 
@@ -85,6 +86,7 @@ class PipelineCounters:
         self.last_status = ''
         self.is_metric: Optional[bool] = None
         self.residual = float('nan')
+        self.dynamic_fraction = float('nan')
         self.timings = StageTimings()
         self.publish_ms = 0.0
         self._reported_drops = 0
@@ -126,7 +128,8 @@ class PipelineCounters:
                 frames_dropped=dropped, frames_rejected=self.rejected,
                 engine_errors=self.errors, engine_resets=self.resets + self.engine_resets,
                 recent_drops=recent_drops, recent_error=recent_error, is_metric=self.is_metric,
-                residual=self.residual, timings=self.timings, publish_ms=self.publish_ms,
+                residual=self.residual, dynamic_fraction=self.dynamic_fraction,
+                timings=self.timings, publish_ms=self.publish_ms,
                 last_error=self.last_error, status=self.last_status)
 
 
@@ -172,6 +175,8 @@ class InferenceWorker:
         self._thread: Optional[threading.Thread] = None
         #: frames pushed through the engine so far (whatever came out)
         self.processed = 0
+        #: called on each frame before its push (the odometry input); must not raise
+        self.attach: Optional[Callable[[Frame], Frame]] = None
 
     def start(self) -> None:
         self._stop.clear()
@@ -228,6 +233,8 @@ class InferenceWorker:
         """Push one frame and publish what comes out; never raises."""
         try:
             dropped_before = self._counters.engine_dropped
+            if self.attach is not None:
+                frame = self.attach(frame)
             results = self._engine.push(frame)
             self._take_stats()
             if self._counters.engine_dropped > dropped_before:  # the engine's frame policy
@@ -272,8 +279,10 @@ class InferenceWorker:
             self._logger.error(message, throttle_duration_sec=5.0)
             return
         publish_ms = (time.perf_counter() - start) * 1e3
+        fraction = dynamic_fraction(result)
         with self._counters.lock:
             self._counters.published += 1
             self._counters.is_metric = bool(result.is_metric)
             self._counters.residual = float(result.residual)
+            self._counters.dynamic_fraction = fraction
             self._counters.publish_ms = publish_ms

@@ -18,6 +18,8 @@ from align3r_ros.structures import FrameResult
 
 H, W = 6, 8
 K = np.array([[10.0, 0.0, 3.5], [0.0, 11.0, 2.5], [0.0, 0.0, 1.0]])
+_MASK = np.zeros((H, W), bool)
+_MASK[4, 6] = True  # far from the other marked pixels: the default growing still fits
 
 
 def _result(stamp_ns: int) -> FrameResult:
@@ -31,8 +33,8 @@ def _result(stamp_ns: int) -> FrameResult:
     rgb[..., 0] = 200
     rgb[..., 2] = 7
     return FrameResult(stamp_ns=stamp_ns, depth=depth, confidence=confidence, K=K,
-                       T_world_cam=T, is_metric=False, dynamic_mask=np.zeros((H, W), bool),
-                       rgb=rgb, residual=0.5)
+                       T_world_cam=T, is_metric=False, dynamic_mask=_MASK, rgb=rgb,
+                       residual=0.5)
 
 
 @pytest.fixture(scope='module')
@@ -65,8 +67,11 @@ def test_topics_types_and_stamps(decoded):
                 'sensor_msgs/msg/CameraInfo', names.points: 'sensor_msgs/msg/PointCloud2',
                 names.tf: 'tf2_msgs/msg/TFMessage', names.odometry: 'nav_msgs/msg/Odometry',
                 names.path: 'nav_msgs/msg/Path',
+                names.dynamic_mask: 'sensor_msgs/msg/Image',
+                names.dynamic_mask_info: 'sensor_msgs/msg/CameraInfo',
+                names.confidence: 'sensor_msgs/msg/Image',
                 names.diagnostics: 'diagnostic_msgs/msg/DiagnosticArray'}
-    assert set(messages) == set(expected)
+    assert set(messages) == set(expected)  # the keyframe path has no message without keyframes
     for topic, msgtype in expected.items():
         assert [m[0] for m in messages[topic]] == [msgtype] * 3
         assert [m[1] for m in messages[topic]] == stamps  # log time = image stamp
@@ -133,7 +138,9 @@ def test_tf_odometry_and_path(decoded):
 
 
 def test_toggles_and_rep105(tmp_path):
-    config = load_config({'output': {'publish_cloud': False, 'publish_odometry': False},
+    config = load_config({'output': {'publish_cloud': False, 'publish_odometry': False,
+                                     'publish_dynamic_mask': False,
+                                     'publish_confidence': False},
                           'frames': {'tf_mode': 'none', 'camera_frame': 'override'}})
     with AtomicBagWriter(tmp_path / 'o') as bag:
         writer = ResultBagWriter(bag, config)
@@ -142,7 +149,8 @@ def test_toggles_and_rep105(tmp_path):
     info = yaml.safe_load((tmp_path / 'o' / 'metadata.yaml').read_text())
     topics = {t['topic_metadata']['name'] for t in
               info['rosbag2_bagfile_information']['topics_with_message_count']}
-    assert topics == {'/align3r/depth/image', '/align3r/depth/camera_info', '/diagnostics'}
+    assert topics == {'/align3r/depth/image', '/align3r/depth/camera_info', '/diagnostics',
+                      '/align3r/keyframes/path'}  # declared always, as the node's publisher
     with pytest.raises(ConfigError, match='rep105'):
         with AtomicBagWriter(tmp_path / 'p') as bag:
             ResultBagWriter(bag, load_config({'frames': {'tf_mode': 'rep105'}}))
@@ -163,3 +171,39 @@ def test_path_restarts_when_the_engine_resets_its_world(tmp_path):
         paths = {item.msg.header.stamp.sec: [p.header.stamp.sec for p in item.msg.poses]
                  for item in reader.messages(['/align3r/path'])}
     assert paths == {3: [3], 4: [3, 4], 1: [1], 2: [1, 2]}
+
+
+def test_dynamic_mask_and_confidence_images(decoded):
+    """mono8 mask (the engine's grown by output.dynamic_dilate_px) with the depth's CameraInfo,
+    32FC1 confidence with NaN where there is none, each with the depth's header."""
+    from align3r_ros.messages.dynamic import grow_mask
+
+    stamps, messages, _ = decoded
+    radius = load_config({}).output.dynamic_dilate_px
+    for k, stamp in enumerate(stamps):
+        _, _, depth = messages['/align3r/depth/image'][k]
+        _, _, mask = messages['/align3r/dynamic_mask/image'][k]
+        _, _, mask_info = messages['/align3r/dynamic_mask/camera_info'][k]
+        _, _, depth_info = messages['/align3r/depth/camera_info'][k]
+        _, _, confidence = messages['/align3r/confidence/image'][k]
+        for msg in (mask, mask_info, confidence):
+            assert (msg.header.stamp.sec, msg.header.stamp.nanosec, msg.header.frame_id) == \
+                (depth.header.stamp.sec, depth.header.stamp.nanosec, depth.header.frame_id)
+        assert mask.encoding == 'mono8' and (mask.height, mask.width, mask.step) == (H, W, W)
+        pixels = np.frombuffer(bytes(mask.data), np.uint8).reshape(H, W)
+        assert set(np.unique(pixels)) == {0, 255}
+        assert np.array_equal(pixels == 255, grow_mask(_MASK, radius))
+        assert np.array_equal(mask_info.k, depth_info.k) and np.array_equal(mask_info.p,
+                                                                            depth_info.p)
+        assert (mask_info.height, mask_info.width) == (depth_info.height, depth_info.width)
+        assert confidence.encoding == '32FC1' and (confidence.height, confidence.width) == (H, W)
+        dtype = '>f4' if confidence.is_bigendian else '<f4'
+        values = np.frombuffer(bytes(confidence.data), dtype).reshape(H, W)
+        assert np.array_equal(values, _result(stamp).confidence)  # all valid here
+
+
+def test_diagnostics_carry_the_dynamic_pixel_fraction(decoded):
+    _, messages, _ = decoded
+    for _, _, msg in messages['/diagnostics']:
+        values = {kv.key: kv.value for kv in msg.status[0].values}
+        assert float(values['dynamic pixel fraction']) == pytest.approx(1 / (H * W), abs=1e-4)
