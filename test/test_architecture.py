@@ -25,7 +25,7 @@ ROS_MODULES = ('rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'tf2_ros', '
 #: Modules the walk must find (a rename or a broken walker fails here, not silently).
 KNOWN_MODULES = (
     'align3r_ros.config', 'align3r_ros.config_io', 'align3r_ros.errors', 'align3r_ros.structures',
-    'align3r_ros.engine', 'align3r_ros.geometry.camera', 'align3r_ros.geometry.se3',
+    'align3r_ros.engine.engine', 'align3r_ros.geometry.camera', 'align3r_ros.geometry.se3',
     'align3r_ros.geometry.sim3', 'align3r_ros.geometry.quaternion',
     'align3r_ros.messages.transforms', 'align3r_ros.messages.point_cloud',
     'align3r_ros.networks.pairwise.model', 'align3r_ros.networks.pairwise.onnx_export',
@@ -45,10 +45,7 @@ LAYERS = (
     ('geometry',),
     ('networks', 'align', 'messages', 'evaluation', 'synthetic'),
     ('backends',),
-    ('streaming',),
-    ('live',),
     ('engine',),
-    ('feed',),
     ('ros', 'bag'),
     ('tools', 'benchmarks'),
 )
@@ -261,7 +258,7 @@ def test_relative_imports_are_resolved(tmp_path):
 def test_importing_the_engine_pulls_in_no_ros():
     code = ('import sys, importlib\n'
             'import align3r_ros.config, align3r_ros.structures\n'
-            'importlib.import_module("align3r_ros.engine")\n'
+            'importlib.import_module("align3r_ros.engine.engine")\n'
             'bad = [m for m in sys.modules if m.split(".")[0] in %r]\n'
             'assert not bad, bad\n' % (ROS_MODULES,))
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

@@ -12,7 +12,7 @@ import pytest
 from align3r_ros.backends.factory import build_pairwise_backend
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.config_io import load_config
-from align3r_ros.engine import Engine, align_sequence
+from align3r_ros.engine.engine import Engine, align_sequence
 from align3r_ros.errors import WeightsError
 from align3r_ros.structures import EngineStats, FrameResult
 from align3r_ros.synthetic import make_sequence
@@ -72,7 +72,7 @@ def test_factory_dispatch():
 
 
 def test_importing_the_engine_pulls_no_ros_and_no_torch_network():
-    code = ('import sys, align3r_ros.engine; '
+    code = ('import sys, align3r_ros.engine.engine; '
             'print(any(m.split(".")[0] in ("rclpy", "sensor_msgs") for m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          check=True)

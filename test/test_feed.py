@@ -10,7 +10,7 @@ import pytest
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.config_io import load_config
 from align3r_ros.errors import InputError
-from align3r_ros.feed import OfflineEngine, OfflineStage, collect_results, run_frames
+from align3r_ros.engine.feed import OfflineEngine, OfflineStage, collect_results, run_frames
 from align3r_ros.config import PriorKind
 from align3r_ros.structures import EngineStats, Frame, FrameResult, PriorMap
 from align3r_ros.synthetic import make_sequence

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine, align_sequence
+from align3r_ros.engine.engine import Engine, align_sequence
 from align3r_ros.synthetic import make_sequence
 
 from streaming.engine_helpers import oracle_config

@@ -31,7 +31,7 @@ from align3r_ros.messages import image as image_conv
 from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
-from align3r_ros.streaming.rectify import depth_at_size
+from align3r_ros.engine.steps.rectify import depth_at_size
 from align3r_ros.structures import Frame
 
 logger = logging.getLogger(__name__)

@@ -106,10 +106,10 @@ def solver_case(solver: str, num_frames: int, height: int, width: int, seed: int
 
 def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) -> Dict:
     """Part 2: flat, hierarchical or streaming alignment of one synthetic dynamic sequence."""
-    from align3r_ros.engine import Engine, build_backends
-    from align3r_ros.feed import collect_results
-    from align3r_ros.streaming.frame_prep import FramePreparer
-    from align3r_ros.streaming.hierarchical import align_flat, align_hierarchical
+    from align3r_ros.engine.engine import Engine, build_backends
+    from align3r_ros.engine.feed import collect_results
+    from align3r_ros.engine.steps.frame_prep import FramePreparer
+    from align3r_ros.engine.offline.hierarchical import align_flat, align_hierarchical
     from align3r_ros.synthetic import make_sequence
     config = oracle_config(max(height, width))
     seq = make_sequence(num_frames, height, width, seed=seed, num_movers=1)
@@ -134,8 +134,8 @@ def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) ->
 
 def soak_case(num_frames: int, height: int, width: int, seed: int) -> Dict:
     """Part 3: a long streaming run; per-clip time and resident set over the run."""
-    from align3r_ros.engine import Engine
-    from align3r_ros.feed import run_frames
+    from align3r_ros.engine.engine import Engine
+    from align3r_ros.engine.feed import run_frames
     from align3r_ros.synthetic import iter_frames
     config = oracle_config(max(height, width))
     engine = Engine.from_config(config)

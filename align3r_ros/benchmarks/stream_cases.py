@@ -1,11 +1,11 @@
 """The measured runs of ``align3r-bench stream`` (each returns a JSON-ready dict).
 
-Each run pushes frames through one :class:`~align3r_ros.engine.Engine` and records, per pushed
-frame: the wall time of its ``push`` (preparation, the backend — the oracle's own cost or the
-networks — and alignment), the push that returned its result (latency in frames: 0 = its own
-push; ``flush`` counts as one push after the last), whether it became a keyframe, and the
-resident set. Runs are meant for a fresh process each (:func:`align_cases.isolated`), so that
-peak memory is the run's own.
+Each run pushes frames through one :class:`~align3r_ros.engine.engine.Engine` and records, per
+pushed frame: the wall time of its ``push`` (preparation, the backend — the oracle's own cost or
+the networks — and alignment), the push that returned its result (latency in frames: 0 = its own
+push; ``flush`` counts as one push after the last), whether it became a keyframe, and the resident
+set. Runs are meant for a fresh process each (:func:`align_cases.isolated`), so that peak memory is
+the run's own.
 
 Keyframes: live mode counts them on its aligner (``keyframes_added``); clip mode's keyframes
 are its clips (one per completed clip solve, i.e. per push that returned results).
@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from align3r_ros.benchmarks.align_cases import oracle_config, peak_rss_mib, rss_mib
-from align3r_ros.feed import run_frames
+from align3r_ros.engine.feed import run_frames
 from align3r_ros.structures import Frame
 
 #: The shared data folder (``ALIGN3R_SHARED_DIR``/data, else ``../shared/data`` of the project).
@@ -67,7 +67,7 @@ def _gpu_peak_mib(device: str) -> Optional[float]:
 
 
 class _PushLog:
-    """What :func:`drive` records per push, fed by :func:`~align3r_ros.feed.run_frames`'s
+    """What :func:`drive` records per push, fed by :func:`~align3r_ros.engine.feed.run_frames`'s
     callbacks (the push index a result came out of gives its latency in frames)."""
 
     def __init__(self, engine, keep_results: bool) -> None:
@@ -114,7 +114,7 @@ class _PushLog:
 
 def drive(engine, frames, keep_results: bool, device: str = 'cpu') -> Dict:
     """Push ``frames`` (an iterable) through ``engine`` with the one feed loop
-    (:func:`~align3r_ros.feed.run_frames`), then flush; per-frame statistics."""
+    (:func:`~align3r_ros.engine.feed.run_frames`), then flush; per-frame statistics."""
     log = _PushLog(engine, keep_results)
     run_frames(engine, log.timed(frames), log.on_result, log.on_frame, log.on_flush)
     flush_s = time.perf_counter() - log._start
@@ -166,7 +166,7 @@ def accuracy(results, frames: Sequence[Frame]) -> Dict[str, float]:
 def oracle_run(mode: str, frames: int, long_side: int, soak: int, device: str,
                cpu_threads: int, data: str = str(SEVEN_SCENES)) -> Dict:
     """Part (a): the oracle backend on the shared 7-Scenes frames in ``mode`` (live | clip)."""
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
     from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
 
     seq = load_sequence(DatasetKind.SEVEN_SCENES, Path(data), frames=frames)
@@ -230,7 +230,7 @@ def network_run(frames: int, device: str, dtype: str, prior_model: str, warmup: 
     from align3r_ros.backends.torch_pairwise import TorchPairwiseBackend
     from align3r_ros.benchmarks.network import NETWORK, _build_net
     from align3r_ros.config_io import load_config
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
     from align3r_ros.networks.depth_anything.build import build_depth_anything_v2
 
     if device.startswith('cuda') and not torch.cuda.is_available():

@@ -49,7 +49,7 @@ QOS_REFRESH_PERIOD_S = 0.5
 
 def default_engine_builder(config: Align3rConfig) -> Callable[[], Any]:
     """Load the backends named by the config once; each call of the result is a fresh engine."""
-    from align3r_ros.engine import Engine, build_backends
+    from align3r_ros.engine.engine import Engine, build_backends
     from align3r_ros.runtime import configure_runtime
     configure_runtime(config.runtime)
     pairwise, prior = build_backends(config)

@@ -71,8 +71,8 @@ def run_engine(frames, config, mode: RunMode, progress: Optional[Progress] = Non
                name: str = '') -> List[FrameResult]:
     """Results for ``frames`` through the one feed loop (offline: :class:`OfflineEngine`, the
     hierarchy; streaming: the node's :class:`Engine`), with per-frame and per-stage progress."""
-    from align3r_ros.engine import Engine
-    from align3r_ros.feed import OfflineEngine, collect_results
+    from align3r_ros.engine.engine import Engine
+    from align3r_ros.engine.feed import OfflineEngine, collect_results
 
     on_stage = progress.stage if progress is not None else None
     engine = OfflineEngine(config, on_stage=on_stage) if mode is RunMode.OFFLINE \

@@ -13,7 +13,7 @@ import sys
 from contextlib import ExitStack
 from typing import Dict
 
-from align3r_ros.feed import OfflineStage
+from align3r_ros.engine.feed import OfflineStage
 
 _STAGE_UNITS = {'prepare': 'frame', 'align': 'stage'}
 

@@ -8,7 +8,7 @@ scored with the paper's protocol. Nothing is written at the output path unless a
 frame produced a result and the bag closed cleanly.
 
 ``bag/`` only reads and writes bags; this module composes it with the engine (through the one
-feed loop, :func:`align3r_ros.feed.run_frames`) and the evaluation.
+feed loop, :func:`align3r_ros.engine.feed.run_frames`) and the evaluation.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from align3r_ros.errors import BagError, ConfigError, InputError
 from align3r_ros.evaluation.collector import EvaluationCollector
 from align3r_ros.evaluation.depth_metrics import DepthAlignment
 from align3r_ros.evaluation.report import RunReport
-from align3r_ros.feed import OfflineEngine, StageCallback, run_frames
+from align3r_ros.engine.feed import OfflineEngine, StageCallback, run_frames
 from align3r_ros.messages.diagnostics import PipelineHealth
-from align3r_ros.streaming.rectify import FrameRectifier
+from align3r_ros.engine.steps.rectify import FrameRectifier
 from align3r_ros.structures import Frame, FrameEngine, FrameResult
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def default_engine_factory(mode: RunMode,
     def build(config: Align3rConfig) -> FrameEngine:
         if mode is RunMode.OFFLINE:
             return OfflineEngine(config, on_stage=on_stage)
-        from align3r_ros.engine import Engine
+        from align3r_ros.engine.engine import Engine
         return Engine.from_config(config)
     return build
 

@@ -20,8 +20,8 @@ from align3r_ros.align.init_params import init_from_points
 from align3r_ros.align.objective import evaluate_loss, objective_data
 from align3r_ros.align.problem import build_problem
 from align3r_ros.config import Align3rConfig, AlignConfig, DynamicConfig, RuntimeConfig
-from align3r_ros.streaming import solve as solve_module
-from align3r_ros.streaming.solve import solve_frames
+from align3r_ros.engine.steps import solve as solve_module
+from align3r_ros.engine.steps.solve import solve_frames
 from align_synthetic import ate, depth_abs_rel, make_problem
 
 FAST = AlignConfig(solver='fast', temporal_weight=0.0)

@@ -15,7 +15,7 @@ from align3r_ros.messages import MessageTypes
 from align3r_ros.messages.header import make_header
 from align3r_ros.messages.image import depth_to_image_msg, rgb_to_image_msg
 from align3r_ros.messages.transforms import matrix_to_pose, matrix_to_transform_stamped
-from align3r_ros.streaming.rectify import FrameRectifier
+from align3r_ros.engine.steps.rectify import FrameRectifier
 
 
 def _read(path, **topics):

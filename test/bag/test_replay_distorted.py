@@ -9,7 +9,7 @@ import numpy as np
 
 from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
 from align3r_ros.config_io import load_config
-from align3r_ros.streaming.rectify import FrameRectifier
+from align3r_ros.engine.steps.rectify import FrameRectifier
 from align3r_ros.structures import EngineStats, Frame, FrameResult
 from align3r_ros.tools.replay_run import ReplayOptions, run_replay
 

@@ -104,7 +104,7 @@ class Streamed:
 def streamed(seven_scenes_frames, tiny_forward_weights):
     """12 frames pushed one by one, then flushed; built as the node builds it (backends once,
     then ``Engine``), with an encoder cache smaller than a clip so that the LRU must evict."""
-    from align3r_ros.engine import Engine, build_backends
+    from align3r_ros.engine.engine import Engine, build_backends
 
     config = tiny_config(tiny_forward_weights, pairwise={'cache_frames': 3})
     pairwise, prior = build_backends(config)
@@ -144,7 +144,7 @@ def test_streaming_memory_is_bounded(streamed, seven_scenes_frames):
 def test_metric_prior_makes_depth_metric(seven_scenes_frames, tiny_forward_weights):
     """Dynamic detection off: every confident pixel is static, so every clip has the support
     for a scale estimate (random weights flag most pixels as dynamic otherwise)."""
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
 
     config = tiny_config(tiny_forward_weights, dynamic={'enabled': False})
     frames = [dataclasses.replace(f, prior=PRIOR_SCALE * f.prior)
@@ -161,7 +161,7 @@ def test_metric_prior_makes_depth_metric(seven_scenes_frames, tiny_forward_weigh
 
 
 def test_offline_align_sequence_contract(seven_scenes_frames, tiny_forward_weights):
-    from align3r_ros.engine import align_sequence
+    from align3r_ros.engine.engine import align_sequence
 
     config = tiny_config(tiny_forward_weights, dynamic={'enabled': False})
     frames = seven_scenes_frames[:8]
@@ -171,7 +171,7 @@ def test_offline_align_sequence_contract(seven_scenes_frames, tiny_forward_weigh
 
 
 def _one_clip(config: Align3rConfig, frames: Sequence[Frame]) -> List[FrameResult]:
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
 
     engine = Engine.from_config(config)
     results = [r for frame in frames for r in engine.push(frame)]
@@ -212,7 +212,7 @@ def test_disparity_prior_from_tiny_depth_anything_is_not_metric(
     from align3r_ros.backends.factory import build_pairwise_backend
     from align3r_ros.backends.prior_torch import DepthAnythingPriorBackend
     from align3r_ros.config import PriorKind
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
     from align3r_ros.networks.depth_anything.build import build_depth_anything_v2
     from align3r_ros.networks.depth_anything.checkpoint import load_state_dict_strict
 
@@ -234,7 +234,7 @@ def test_fixture_weights_as_shipped_never_raise(seven_scenes_frames, tiny_fixtur
     """The unmodified fixture puts view 1's points behind the camera: the solve cannot
     succeed, but the engine promises finite fallback poses, NaN depth and a status, never an
     exception (engine.py docstring)."""
-    from align3r_ros.engine import Engine
+    from align3r_ros.engine.engine import Engine
 
     config = tiny_config(tiny_fixture_weights)
     engine = Engine.from_config(config)

@@ -8,7 +8,7 @@ from typing import List, Sequence
 import numpy as np
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.structures import Frame, FrameResult, PairPredictions
 from align3r_ros.synthetic.render import render_view
 from align3r_ros.synthetic.scene import make_scene

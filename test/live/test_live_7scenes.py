@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
 from align3r_ros.networks.preprocess import plan_transform
 from live_helpers import live_config, poses, run_per_push

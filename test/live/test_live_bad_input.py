@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import make_sequence
 from live_helpers import (KeyedRewriteBackend, live_config, live_engine, run_per_push,
                           unit_confidence)

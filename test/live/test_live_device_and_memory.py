@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import iter_frames
 from live_helpers import RecordingBackend, live_config, run_per_push, single_torch_thread
 

@@ -105,7 +105,7 @@ def test_masked_depth_is_the_one_mask():
 
 
 def test_keyframe_path_is_the_window_in_the_world_frame(types, cdr_round_trip):
-    from align3r_ros.live import KeyframePose
+    from align3r_ros.engine.live import KeyframePose
     poses = []
     for n in range(3):
         T = np.eye(4)

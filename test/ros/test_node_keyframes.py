@@ -33,7 +33,7 @@ class SyntheticLiveEngine:
     def __init__(self) -> None:
         from align3r_ros.backends.oracle import OracleBackend
         from align3r_ros.config_io import load_config
-        from align3r_ros.engine import Engine
+        from align3r_ros.engine.engine import Engine
         from align3r_ros.synthetic import make_sequence
 
         config = load_config({'pairwise': {'backend': 'oracle'}, 'preprocess': {'long_side': 64},

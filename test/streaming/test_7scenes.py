@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from align3r_ros.engine import Engine, align_sequence
+from align3r_ros.engine.engine import Engine, align_sequence
 from align3r_ros.evaluation.pose_metrics import evaluate_trajectory
 from align3r_ros.structures import Frame
 from engine_helpers import ate_percent, median_scaled_abs_rel, oracle_config, single_torch_thread

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import make_sequence
 from engine_helpers import (RecordingBackend, oracle_config, single_torch_thread,
                             with_nan_points, with_unit_confidence)

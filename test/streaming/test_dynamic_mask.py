@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.streaming.dynamic_mask import (detect_dynamic, dynamic_pixel_weights,
-                                                mask_precision_recall)
+from align3r_ros.engine.steps.dynamic_mask import (detect_dynamic, dynamic_pixel_weights,
+                                                   mask_precision_recall)
 
 
 def test_blob_kept_isolated_pixels_and_low_confidence_dropped():

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.errors import InputError
-from align3r_ros.streaming.frame_prep import FramePreparer
+from align3r_ros.engine.steps.frame_prep import FramePreparer
 from align3r_ros.synthetic import make_sequence
 from engine_helpers import oracle_config
 

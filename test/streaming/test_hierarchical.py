@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.engine import align_sequence
+from align3r_ros.engine.engine import align_sequence
 from align3r_ros.errors import InputError
-from align3r_ros.streaming.hierarchical import split_clips
+from align3r_ros.engine.offline.hierarchical import split_clips
 from align3r_ros.synthetic import make_sequence
 from engine_helpers import (ate_percent, median_scaled_abs_rel, oracle_config,
                             single_torch_thread)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from align3r_ros.config import MetricScaleMode
-from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                metric_scale_enabled)
+from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
+                                                   metric_scale_enabled)
 
 
 def test_recovers_scale_despite_outliers_and_holes():

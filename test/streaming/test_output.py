@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.networks.preprocess import plan_transform
 from align3r_ros.synthetic import make_sequence
 from engine_helpers import oracle_config, single_torch_thread

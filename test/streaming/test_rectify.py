@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from align3r_ros.config_io import load_config
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.errors import InputError
-from align3r_ros.streaming.frame_prep import FramePreparer
-from align3r_ros.streaming.rectify import FrameRectifier, make_rectifier
+from align3r_ros.engine.steps.frame_prep import FramePreparer
+from align3r_ros.engine.steps.rectify import FrameRectifier, make_rectifier
 from align3r_ros.structures import Frame
 
 K = np.array([[80.0, 0.0, 63.5], [0.0, 80.0, 47.5], [0.0, 0.0, 1.0]])

@@ -7,7 +7,7 @@ import pytest
 
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.benchmarks.align_cases import rss_mib
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import iter_frames
 from engine_helpers import RecordingBackend, oracle_config, single_torch_thread
 

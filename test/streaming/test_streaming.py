@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from align3r_ros.backends.oracle import OracleBackend
-from align3r_ros.engine import Engine
+from align3r_ros.engine.engine import Engine
 from align3r_ros.evaluation.pose_metrics import evaluate_trajectory
-from align3r_ros.streaming.dynamic_mask import mask_precision_recall
+from align3r_ros.engine.steps.dynamic_mask import mask_precision_recall
 from align3r_ros.synthetic import make_sequence
 from engine_helpers import (RecordingBackend, ate_percent, median_scaled_abs_rel, oracle_config,
                             single_torch_thread)

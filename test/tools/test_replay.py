@@ -136,7 +136,7 @@ def test_report_without_ground_truth_has_no_metric_sections(kitchen_bag, tmp_pat
 
 
 def test_offline_mode_uses_align_sequence(kitchen_bag, tmp_path, monkeypatch):
-    import align3r_ros.engine as engine_module
+    import align3r_ros.engine.engine as engine_module
 
     calls = []
 
@@ -376,7 +376,7 @@ def test_prior_topic_reaches_the_engine_and_missing_priors_are_reported(
 
 def test_offline_mode_drops_frames_without_the_prior_a_network_needs(
         half_prior_bag, tmp_path, monkeypatch):
-    import align3r_ros.engine as engine_module
+    import align3r_ros.engine.engine as engine_module
 
     calls = []
 

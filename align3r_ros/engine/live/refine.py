@@ -3,7 +3,7 @@
 When a keyframe is added, the pairs between it and every other keyframe of the window are
 predicted (both directions) and kept, subsampled to the pixel budget, in a small cache: the
 window's pair graph is therefore complete and each pair is predicted once. The window is then
-aligned by ``streaming.solve.solve_frames`` (the Align3R objective, confidence weighting and
+aligned by ``steps.solve.solve_frames`` (the Align3R objective, confidence weighting and
 the dynamic re-solve) on the subsampled maps with:
 
 * the oldest keyframe's pose held fixed (gauge) and the shared intrinsics imposed (the focal is
@@ -31,8 +31,8 @@ import numpy as np
 from align3r_ros.align import FrameAnchor
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
-from align3r_ros.streaming.solve import solve_frames
-from align3r_ros.streaming.stages import depth_ratio
+from align3r_ros.engine.steps.solve import solve_frames
+from align3r_ros.engine.steps.stages import depth_ratio
 from align3r_ros.structures import PairPredictions
 
 PairKey = Tuple[int, int]

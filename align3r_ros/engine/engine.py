@@ -3,7 +3,7 @@
 Streaming (:class:`Engine`): ``push(frame)`` returns the results that became ready — in
 ``stream.mode: live`` the frame's own result, in ``clip`` mode a whole clip once it completes
 (``clip.length`` frames, so one clip late); ``flush()`` emits everything still held. The mode is
-a :class:`~align3r_ros.streaming.aligner.StreamAligner` chosen in one place (``_stream_aligner``).
+a :class:`~align3r_ros.engine.aligner.StreamAligner` chosen in one place (``_stream_aligner``).
 Offline (:func:`align_sequence`): the hierarchical scheme on a whole sequence.
 
 The engine owns the frame policy, for the node and the tools alike (transports only convert
@@ -34,10 +34,10 @@ from align3r_ros.config import (Align3rConfig, OutputResolution, PairwiseBackend
                                 StreamMode)
 from align3r_ros.config_io import ConfigSource, load_config
 from align3r_ros.errors import Align3rError, InputError
-from align3r_ros.streaming.aligner import StreamAligner
-from align3r_ros.streaming.frame_prep import FramePreparer, PreparedFrame
-from align3r_ros.streaming.hierarchical import align_hierarchical
-from align3r_ros.streaming.incremental import StreamingAligner
+from align3r_ros.engine.aligner import StreamAligner
+from align3r_ros.engine.steps.frame_prep import FramePreparer, PreparedFrame
+from align3r_ros.engine.offline.hierarchical import align_hierarchical
+from align3r_ros.engine.clip.aligner import ClipAligner
 from align3r_ros.structures import (EngineStats, Frame, FrameResult, KeyframePose,
                                     StageTimings)
 
@@ -66,9 +66,9 @@ def _preparer(config: Align3rConfig, pairwise: PairwiseBackend,
 def _stream_aligner(config: Align3rConfig, backend: PairwiseBackend) -> StreamAligner:
     """``stream.mode``: live (each frame's result from its own push) or clip."""
     if config.stream.mode == StreamMode.LIVE:
-        from align3r_ros.live import LiveAligner
+        from align3r_ros.engine.live import LiveAligner
         return LiveAligner(config, backend)
-    return StreamingAligner(config, backend)
+    return ClipAligner(config, backend)
 
 
 class Engine:

@@ -18,8 +18,8 @@ from typing import Dict, Iterable, Optional, Sequence
 
 import torch
 
-from align3r_ros.live.keyframes import LiveKeyframe, fuse_observation, reprojected_depth
-from align3r_ros.live.tracking import TrackFit, TrackInput
+from align3r_ros.engine.live.keyframes import LiveKeyframe, fuse_observation, reprojected_depth
+from align3r_ros.engine.live.tracking import TrackFit, TrackInput
 
 
 def fold_into_keyframes(chosen: Sequence[LiveKeyframe], inputs: Sequence[TrackInput],

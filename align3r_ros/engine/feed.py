@@ -52,8 +52,8 @@ def run_frames(engine: FrameEngine, frames: Iterable[Frame], on_result: ResultCa
     """Push every frame of ``frames`` into ``engine``, then flush it.
 
     Args:
-        engine: a streaming :class:`~align3r_ros.engine.Engine`, an :class:`OfflineEngine` or
-            any :class:`~align3r_ros.structures.FrameEngine`.
+        engine: a streaming :class:`~align3r_ros.engine.engine.Engine`, an
+            :class:`OfflineEngine` or any :class:`~align3r_ros.structures.FrameEngine`.
         frames: consumed lazily (a bag reader, a renderer): one frame is held at a time.
         on_result: receives every result once, as soon as the engine returns it.
         on_frame: progress, called after each push with the frames pushed so far.
@@ -111,7 +111,7 @@ class OfflineEngine:
 
     Args:
         config: a validated config.
-        pairwise_backend, prior_backend: as :func:`~align3r_ros.engine.align_sequence` takes
+        pairwise_backend, prior_backend: as :func:`~align3r_ros.engine.engine.align_sequence` takes
             them; built from ``config`` here when ``pairwise_backend`` is None (weights load
             before any frame is read: a bad config fails fast).
         on_stage: progress of the flush (see :class:`OfflineStage`), or None.
@@ -122,7 +122,7 @@ class OfflineEngine:
     def __init__(self, config: Align3rConfig, pairwise_backend: Optional[PairwiseBackend] = None,
                  prior_backend: Optional[PriorBackend] = None,
                  on_stage: Optional[StageCallback] = None) -> None:
-        from align3r_ros import engine
+        from align3r_ros.engine import engine
 
         if pairwise_backend is None:
             pairwise_backend, built_prior = engine.build_backends(config)
@@ -159,8 +159,8 @@ class OfflineEngine:
             InputError: fewer than two frames, frames of different sizes, stamps not
                 increasing (``align_sequence``'s checks).
         """
-        from align3r_ros import engine
-        from align3r_ros.streaming.hierarchical import split_clips
+        from align3r_ros.engine import engine
+        from align3r_ros.engine.offline.hierarchical import split_clips
 
         frames, self._held = self._held, []
         pairwise, prior = self._pairwise, self._prior

@@ -20,12 +20,12 @@ import numpy as np
 from align3r_ros.align import make_pair_edges
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig, GraphKind
-from align3r_ros.streaming.frame_prep import PreparedFrame
-from align3r_ros.streaming.incremental import clip_metric_estimate
-from align3r_ros.streaming.metric_scale import metric_scale_enabled
-from align3r_ros.streaming.output import frame_result
-from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
-                                          keyframe_state, place_first_frame, run_stage)
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.engine.clip.aligner import clip_metric_estimate
+from align3r_ros.engine.steps.metric_scale import metric_scale_enabled
+from align3r_ros.engine.steps.output import frame_result
+from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
+                                             keyframe_state, place_first_frame, run_stage)
 from align3r_ros.structures import FrameResult
 
 

@@ -1,8 +1,8 @@
 """The interface the engine drives over prepared frames (clip mode, live mode).
 
-:class:`~align3r_ros.engine.Engine` owns the frame policy (stamps, sizes, preparation,
+:class:`~align3r_ros.engine.engine.Engine` owns the frame policy (stamps, sizes, preparation,
 rectification); a :class:`StreamAligner` only sees frames that passed it, in stamp order and of
-one size until ``reset``. Implementations: ``streaming.incremental.StreamingAligner`` (clip mode)
+one size until ``reset``. Implementations: ``clip.aligner.ClipAligner`` (clip mode)
 and ``live.LiveAligner`` (live mode); ``stream.mode`` chooses (``engine``).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import List, Protocol
 
-from align3r_ros.streaming.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 

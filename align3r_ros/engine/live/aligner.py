@@ -9,20 +9,20 @@ Per frame f (latency 0 frames; nothing waits for a later frame):
    the last published frame's (continuity, not a measurement).
 2. *Tracking*: pairs (f, k) with the ``stream.track_keyframes`` keyframes f is most likely to
    see (the ones the previous frame saw best); pose and per-pair scale by a robust closed form
-   on a fixed pixel subsample (:mod:`align3r_ros.live.tracking`); depth from f's own point map
-   at that scale; dynamic pixels where two estimates of f's points disagree (a second keyframe,
+   on a fixed pixel subsample (:mod:`align3r_ros.engine.live.tracking`); depth from f's own point
+   map at that scale; dynamic pixels where two estimates of f's points disagree (a second keyframe,
    or the reverse pair (k, f) when only one keyframe exists).
-3. *Keyframe rule* (:mod:`align3r_ros.live.keyframes`): covisibility and parallax against the
-   reference keyframe; loss when covisibility or the fit's inlier fraction collapses, which
-   re-initialises the map (status says so).
+3. *Keyframe rule* (:mod:`align3r_ros.engine.live.keyframes`): covisibility and parallax
+   against the reference keyframe; loss when covisibility or the fit's inlier fraction collapses,
+   which re-initialises the map (status says so).
 4. *Refinement* when f becomes a keyframe: the window of at most ``stream.window`` keyframes is
-   re-aligned by the existing solver on subsampled pairs (:mod:`align3r_ros.live.refine`); f's
-   own result carries the refined pose and depth; later frames track against the refined
+   re-aligned by the existing solver on subsampled pairs (:mod:`align3r_ros.engine.live.refine`);
+   f's own result carries the refined pose and depth; later frames track against the refined
    keyframes. Results already returned are never rewritten; :meth:`LiveAligner.keyframe_poses`
    exposes the refined keyframe poses (e.g. for a ``~/keyframes/path`` topic).
 
 Metric scale (``scale.metric``) is estimated on each new keyframe and smoothed as in clip mode;
-``output.resolution`` is applied by ``streaming.output.frame_result``. Memory: at most
+``output.resolution`` is applied by ``steps.output.frame_result``. Memory: at most
 ``stream.window`` keyframes and their cached pair maps; the backend forgets every other frame
 after its push. The default per-frame path runs no iterative polish.
 
@@ -45,18 +45,18 @@ from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
-from align3r_ros.live.fusion import (fold_into_keyframes, fused_frame_depth,
-                                     reverse_pair_points)
-from align3r_ros.live.keyframes import (LiveKeyframe, camera_points, covisibility,
-                                        dynamic_from_disagreement, new_keyframe, parallax)
-from align3r_ros.live.refine import (PairCache, predict_new_pairs, refine_window,
-                                     subsample_stride)
-from align3r_ros.live.tracking import TrackInput, fit_pose, frame_depth, sample_pixels
+from align3r_ros.engine.live.fusion import (fold_into_keyframes, fused_frame_depth,
+                                            reverse_pair_points)
+from align3r_ros.engine.live.keyframes import (LiveKeyframe, camera_points, covisibility,
+                                               dynamic_from_disagreement, new_keyframe, parallax)
+from align3r_ros.engine.live.refine import (PairCache, predict_new_pairs, refine_window,
+                                            subsample_stride)
+from align3r_ros.engine.live.tracking import TrackInput, fit_pose, frame_depth, sample_pixels
 from align3r_ros.runtime import resolve_device
-from align3r_ros.streaming.frame_prep import PreparedFrame
-from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                metric_scale_enabled)
-from align3r_ros.streaming.output import frame_result
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
+                                                   metric_scale_enabled)
+from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 #: Pixels of f used for covisibility.

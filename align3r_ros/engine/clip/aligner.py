@@ -19,12 +19,12 @@ import numpy as np
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
 from align3r_ros.geometry.camera import default_intrinsics
-from align3r_ros.streaming.frame_prep import PreparedFrame
-from align3r_ros.streaming.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                metric_scale_enabled)
-from align3r_ros.streaming.output import frame_result
-from align3r_ros.streaming.stages import (KeyframeState, StageOutput, align_clip,
-                                          align_keyframe, keyframe_state)
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
+                                                   metric_scale_enabled)
+from align3r_ros.engine.steps.output import frame_result
+from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
+                                             align_keyframe, keyframe_state)
 from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 
@@ -38,8 +38,8 @@ def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
     return estimate_metric_scale(out.depth, prior, usable, config.scale.min_pixels)
 
 
-class StreamingAligner:
-    """The clip-mode :class:`~align3r_ros.streaming.aligner.StreamAligner` (module docstring).
+class ClipAligner:
+    """The clip-mode :class:`~align3r_ros.engine.aligner.StreamAligner` (module docstring).
 
     Args:
         config: engine config.

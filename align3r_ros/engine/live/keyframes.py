@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from align3r_ros.streaming.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.structures import KeyframePose
 
 
@@ -153,7 +153,7 @@ def dynamic_from_disagreement(points: torch.Tensor, other: torch.Tensor,
                               confidence: torch.Tensor, threshold: float) -> torch.Tensor:
     """(h, w) bool dynamic mask from two estimates of one frame's camera-frame points.
 
-    The rule of ``streaming.dynamic_mask.detect_dynamic`` on the device: relative 3-D
+    The rule of ``steps.dynamic_mask.detect_dynamic`` on the device: relative 3-D
     disagreement (over the distance to the camera) above ``threshold`` on pixels with any
     confidence (> 1), then a one-pixel opening with a cross (isolated hits are noise).
     """

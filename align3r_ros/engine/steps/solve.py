@@ -25,7 +25,7 @@ from align3r_ros.align import AlignmentResult, align_pairs, alignment_residuals
 from align3r_ros.config import Align3rConfig
 from align3r_ros.errors import Align3rError
 from align3r_ros.runtime import resolve_device
-from align3r_ros.streaming.dynamic_mask import detect_dynamic, dynamic_pixel_weights
+from align3r_ros.engine.steps.dynamic_mask import detect_dynamic, dynamic_pixel_weights
 from align3r_ros.structures import PairPredictions
 
 LOG = logging.getLogger(__name__)

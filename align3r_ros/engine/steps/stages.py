@@ -36,8 +36,8 @@ import numpy as np
 from align3r_ros.align import FrameAnchor, make_pair_edges
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
-from align3r_ros.streaming.frame_prep import PreparedFrame
-from align3r_ros.streaming.solve import SolveOutcome, solve_frames
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.solve import SolveOutcome, solve_frames
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from align3r_ros.errors import InputError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
 from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, normalise_network_rgb,
                                              plan_transform, prior_to_pointmap)
-from align3r_ros.streaming.rectify import FrameRectifier
+from align3r_ros.engine.steps.rectify import FrameRectifier
 from align3r_ros.structures import Frame, PriorMap
 
 
@@ -101,7 +101,7 @@ class FramePreparer:
 
     def prepare(self, frame: Frame, key: int) -> PreparedFrame:
         """Network view and side data of one frame (rectified first when it is distorted,
-        see :mod:`align3r_ros.streaming.rectify`).
+        see :mod:`align3r_ros.engine.steps.rectify`).
 
         Raises:
             InputError: a bad image, a distortion model that cannot be undone, known

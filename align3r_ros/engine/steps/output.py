@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from align3r_ros.config import Align3rConfig, OutputResolution
-from align3r_ros.streaming.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.structures import FrameResult
 
 

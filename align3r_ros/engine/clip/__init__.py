@@ -1,0 +1,1 @@
+"""Clip mode: frames wait for their clip, which is aligned once it completes."""

@@ -1,0 +1,1 @@
+"""Offline alignment of a whole sequence: hierarchical (clips + keyframes) or flat."""
