@@ -8,8 +8,13 @@ Conventions, applied here once:
 * every message is stamped with the INPUT image's stamp (never now(), so replay works);
 * the camera's optical frame is ``frames.camera_frame`` when set, else the image header's
   ``frame_id``, else :data:`FALLBACK_CAMERA_FRAME` (an empty id is a driver bug; TF needs a name);
-* depth is masked once with ``FrameResult.masked_depth(output.conf_threshold)``; the depth image,
-  its CameraInfo and the cloud share one header value (each message its own Header object);
+* depth is masked once (:func:`~align3r_ros.messages.dynamic.output_depth`: below
+  ``output.conf_threshold`` and, with ``output.exclude_dynamic``, the dynamic pixels become
+  NaN); the depth image, its CameraInfo, the cloud, the dynamic mask, its CameraInfo and the
+  confidence image share one header value (each message its own Header object) and one size;
+* the dynamic mask (mono8, 255 dynamic) is the engine's grown by ``output.dynamic_dilate_px``
+  (:func:`~align3r_ros.messages.dynamic.output_dynamic_mask`): the pixels ``exclude_dynamic``
+  removes are exactly the ones it marks; its CameraInfo is the depth's;
 * ``frames.tf_mode: direct`` gives the world -> camera optical transform; ``rep105`` needs live
   TF lookups, so the transport composes its transform and odometry itself
   (:func:`odometry_messages` with the base pose);
@@ -29,8 +34,10 @@ import numpy as np
 
 from align3r_ros.config import Align3rConfig, TfMode
 from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+from align3r_ros.messages.dynamic import (confidence_image, mask_to_mono8, output_depth,
+                                          output_dynamic_mask)
 from align3r_ros.messages.header import copy_header, make_header
-from align3r_ros.messages.image import depth_to_image_msg
+from align3r_ros.messages.image import depth_to_image_msg, mono8_to_image_msg
 from align3r_ros.messages.odometry import pose_to_odometry_msg, pose_to_pose_stamped
 from align3r_ros.messages.point_cloud import depth_to_cloud_msg
 from align3r_ros.messages.transforms import matrix_to_transform_stamped
@@ -51,6 +58,9 @@ class ResultMessages:
         depth: sensor_msgs/Image 32FC1, metres when metric, NaN where masked.
         depth_info: sensor_msgs/CameraInfo of ``depth`` (K at the depth's resolution).
         cloud: sensor_msgs/PointCloud2 in ``camera_frame``.
+        dynamic_mask: sensor_msgs/Image mono8 at the depth's size, 255 dynamic, 0 static.
+        dynamic_mask_info: sensor_msgs/CameraInfo of ``dynamic_mask`` (equal to ``depth_info``).
+        confidence: sensor_msgs/Image 32FC1 at the depth's size, NaN where none.
         transform: geometry_msgs/TransformStamped world -> ``camera_frame`` (``direct`` only).
         odometry: nav_msgs/Odometry of ``camera_frame`` in the world (not for ``rep105``).
         pose: geometry_msgs/PoseStamped of the same pose, for the path (not for ``rep105``).
@@ -60,6 +70,9 @@ class ResultMessages:
     depth: Optional[Any] = None
     depth_info: Optional[Any] = None
     cloud: Optional[Any] = None
+    dynamic_mask: Optional[Any] = None
+    dynamic_mask_info: Optional[Any] = None
+    confidence: Optional[Any] = None
     transform: Optional[Any] = None
     odometry: Optional[Any] = None
     pose: Optional[Any] = None
@@ -90,6 +103,27 @@ def keyframe_path_msg(keyframes: Sequence[StampedPose], stamp_ns: int, config: A
     poses = [pose_to_pose_stamped(np.asarray(kf.T_world_cam, dtype=np.float64),
                                   int(kf.stamp_ns), world, types) for kf in keyframes]
     return types.Path(header=make_header(int(stamp_ns), world, types), poses=poses)
+
+
+class KeyframePathGate:
+    """Publishes the keyframe path only when it changed (a new keyframe, a refinement, a
+    reset); nothing before the first keyframe. One per output stream (node activation, bag)."""
+
+    def __init__(self) -> None:
+        self._sent: Optional[tuple] = None
+
+    def message(self, keyframes: Sequence[StampedPose], stamp_ns: int, config: Align3rConfig,
+                types: MessageTypes) -> Optional[Any]:
+        """The nav_msgs/Path to publish now (:func:`keyframe_path_msg`), or None when it is
+        the one last returned; ``stamp_ns``: the input stamp of the frame whose push changed
+        it."""
+        signature = tuple((int(kf.stamp_ns), np.asarray(kf.T_world_cam, np.float64).tobytes())
+                          for kf in keyframes) + (config.frames.world_frame,)
+        if signature == self._sent or (self._sent is None and not keyframes):
+            return None
+        msg = keyframe_path_msg(keyframes, stamp_ns, config, types)
+        self._sent = signature
+        return msg
 
 
 def camera_frame_id(input_frame_id: str, config: Align3rConfig) -> str:
@@ -128,17 +162,31 @@ def compose_result(result: FrameResult, input_frame_id: str, config: Align3rConf
     camera_frame = camera_frame_id(input_frame_id, config)
     header = make_header(stamp, camera_frame, types)
     depth_msg = depth_info = cloud = transform = odometry = pose = None
+    mask_msg = mask_info = confidence = None
+    height, width = np.shape(result.depth)
+
+    def camera_info() -> Any:
+        return intrinsics_to_camera_info(result.K, width, height, copy_header(header, types),
+                                         types)
+
+    dynamic = output_dynamic_mask(result, out) if out.publish_dynamic_mask or (
+        out.exclude_dynamic and (out.publish_depth or out.publish_cloud)) else None
     if out.publish_depth or out.publish_cloud:
-        depth = result.masked_depth(out.conf_threshold)
-        height, width = depth.shape
+        depth = output_depth(result, out, dynamic)
         if out.publish_depth:
             depth_msg = depth_to_image_msg(depth, copy_header(header, types), types)
-            depth_info = intrinsics_to_camera_info(result.K, width, height,
-                                                   copy_header(header, types), types)
+            depth_info = camera_info()
         if out.publish_cloud:
             cloud = depth_to_cloud_msg(depth, result.K, copy_header(header, types), types,
                                        rgb=result.rgb, stride=out.point_stride,
                                        organized=out.organized_cloud)
+    if out.publish_dynamic_mask:
+        mask_msg = mono8_to_image_msg(mask_to_mono8(dynamic), copy_header(header, types),
+                                      types)
+        mask_info = camera_info()
+    if out.publish_confidence:
+        confidence = depth_to_image_msg(confidence_image(result), copy_header(header, types),
+                                        types)
     T_world_cam = np.asarray(result.T_world_cam, dtype=np.float64)
     if frames.tf_mode is TfMode.DIRECT:
         transform = matrix_to_transform_stamped(T_world_cam, stamp, frames.world_frame,
@@ -146,4 +194,6 @@ def compose_result(result: FrameResult, input_frame_id: str, config: Align3rConf
     if out.publish_odometry and frames.tf_mode is not TfMode.REP105:
         odometry, pose = odometry_messages(T_world_cam, stamp, camera_frame, config, types)
     return ResultMessages(camera_frame=camera_frame, depth=depth_msg, depth_info=depth_info,
-                          cloud=cloud, transform=transform, odometry=odometry, pose=pose)
+                          cloud=cloud, dynamic_mask=mask_msg, dynamic_mask_info=mask_info,
+                          confidence=confidence, transform=transform, odometry=odometry,
+                          pose=pose)
