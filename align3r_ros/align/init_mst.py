@@ -66,16 +66,27 @@ def edge_scores(problem: AlignmentProblem) -> np.ndarray:
 
 
 def _spanning_tree(problem: AlignmentProblem, scores: np.ndarray) -> list:
-    """Tree edges sorted ascending by (score, i, j), as the reference pops from the end."""
+    """Tree edges sorted ascending by (score, i, j), as the reference pops from the end.
+
+    Ties are broken explicitly, so the tree does not depend on the sort kernel of the machine:
+    edges are ranked by (score descending, i, j) and the tree is built on those unique ranks.
+    With equal scores (e.g. every confidence set to 10) that is what a stable Kruskal over the
+    row-major edge order picks, the reference's tree on the fixtures.
+    """
     N = problem.num_frames
+    edges = problem.edges.tolist()
+    rank = np.lexsort((problem.edges[:, 1], problem.edges[:, 0], -scores))
     graph = sp.dok_array((N, N))
-    for (i, j), score in zip(problem.edges.tolist(), scores.tolist()):
-        graph[i, j] = -score
+    for position, e in enumerate(rank.tolist()):
+        i, j = edges[e]
+        graph[i, j] = position + 1.0  # > 0: an explicit zero would be no edge
     tree = minimum_spanning_tree(graph).tocoo()
     if tree.nnz != N - 1:
         raise AlignmentError(f'pair graph is not connected: spanning tree has {tree.nnz} '
                              f'edges for {N} frames')
-    return sorted(zip((-tree.data).tolist(), tree.row.tolist(), tree.col.tolist()))
+    score_of = {(i, j): float(score) for (i, j), score in zip(edges, scores.tolist())}
+    chosen = [(score_of[(i, j)], i, j) for i, j in zip(tree.row.tolist(), tree.col.tolist())]
+    return sorted(chosen)
 
 
 class _Edges:
@@ -162,7 +173,9 @@ def mst_initialisation(problem: AlignmentProblem, niter_pnp: int = 10,
         if poses[i] is None:
             poses[i] = make_transform(reg.R, reg.t)
 
-    order = np.argsort(-scores)
+    # Stable: among equal scores the first edge wins, whatever the machine's sort kernel
+    # (with every confidence 10 all scores tie; an unstable SIMD argsort reorders them).
+    order = np.argsort(-scores, kind='stable')
     for e in order.tolist():
         i = int(problem.edges[e, 0])
         if focals[i] is None:
