@@ -25,10 +25,11 @@ from typing import Any, Callable, Optional
 import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from align3r_ros.config import Align3rConfig, QosReliability, TfMode
+from align3r_ros.config import Align3rConfig, OdometrySource, QosReliability, TfMode
 from align3r_ros.errors import Align3rError
 from align3r_ros.ros.inputs import InputSubscriptions
 from align3r_ros.ros.message_types import rclpy_message_types
+from align3r_ros.ros.odometry_input import OdometryInput
 from align3r_ros.ros.params import AUTOSTART, ParameterState
 from align3r_ros.ros.publishers import OutputPublishers
 from align3r_ros.ros.worker import (
@@ -74,6 +75,7 @@ class Align3rNode(LifecycleNode):
         self._timers: list = []
         self._tf_buffer = None
         self._tf_listener = None
+        self._odometry: Optional[OdometryInput] = None
         self.parameters = ParameterState(self, lambda: self._active, lambda: self.config,
                                          self._apply_runtime_config)
 
@@ -96,7 +98,8 @@ class Align3rNode(LifecycleNode):
             self.get_logger().error(f'configure failed: {type(exc).__name__}: {exc}')
             return TransitionCallbackReturn.FAILURE
         self.config = config
-        if config.frames.tf_mode is TfMode.REP105:
+        if config.frames.tf_mode is TfMode.REP105 or \
+                config.input.odometry is not OdometrySource.NONE:
             from tf2_ros import Buffer, TransformListener
             self._tf_buffer = Buffer()
             self._tf_listener = TransformListener(self._tf_buffer, self)
@@ -112,6 +115,9 @@ class Align3rNode(LifecycleNode):
         if config.input.reliability is QosReliability.BEST_AVAILABLE:
             self._timers.append(self.create_timer(QOS_REFRESH_PERIOD_S,
                                                   self._inputs.refresh_qos))
+        if config.input.odometry is not OdometrySource.NONE:
+            self._odometry = OdometryInput(self, config, self._types, self._tf_buffer)
+            self._worker.attach = self._odometry.attach
         self._worker.start()
         self._active = True
         self.get_logger().info('active')
@@ -159,6 +165,11 @@ class Align3rNode(LifecycleNode):
             self.publish_diagnostics()  # the final counts
             self._outputs.destroy()
             self._outputs = None
+        if self._odometry is not None:
+            self._odometry.destroy()
+            self._odometry = None
+            if self._worker is not None:
+                self._worker.attach = None
 
     def _release(self) -> None:
         if self._worker is not None:
@@ -191,7 +202,9 @@ class Align3rNode(LifecycleNode):
         health = self._counters.health(self._queue)
         with self._counters.lock:
             lost = self._counters.lost
-        self._outputs.publish_diagnostics(health, lost, self.get_clock().now().nanoseconds)
+        extra, warning = self._odometry.diagnostics() if self._odometry is not None else ((), '')
+        self._outputs.publish_diagnostics(health, lost, self.get_clock().now().nanoseconds,
+                                          extra, warning)
 
     @property
     def frames_received(self) -> int:

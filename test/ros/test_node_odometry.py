@@ -1,0 +1,141 @@
+"""The node's odometry input on real rclpy + tf2_ros: a robot node publishes odom -> base_link
+(on /tf, or as nav_msgs/Odometry) and a static base_link -> camera; the engine receives the
+camera's pose in the odometry frame at each image stamp (``Frame.T_odom_cam``). A frame without
+odometry goes on (pushed, counted, reported in /diagnostics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .fakes import EngineFactory, FakeEngine
+from .ros_rig import STEP, T0
+
+pytestmark = pytest.mark.ros
+rclpy = pytest.importorskip('rclpy', reason='needs rclpy (source .ci/ros2_env.sh)')
+tf2_ros = pytest.importorskip('tf2_ros', reason='needs tf2_ros (source .ci/ros2_env.sh)')
+
+from rclpy.time import Time  # noqa: E402
+
+#: base_link -> camera optical frame (x forward robot = z optical), 0.2 m ahead, 0.5 m up.
+T_BASE_CAM = np.array([[0, 0, 1, 0.2], [-1, 0, 0, 0], [0, -1, 0, 0.5], [0, 0, 0, 1.0]])
+
+
+class RecordingEngine(FakeEngine):
+    """FakeEngine that keeps each pushed frame's odometry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.odometry = []
+
+    def push(self, frame):
+        self.odometry.append(frame.T_odom_cam)
+        return super().push(frame)
+
+
+def _T_odom_base(x: float, yaw: float = 0.0) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    T = np.eye(4)
+    T[:2, :2] = [[c, -s], [s, c]]
+    T[:3, 3] = [x, 2.0, 0.0]
+    return T
+
+
+def _robot(rig, context):
+    from align3r_ros.messages.transforms import matrix_to_transform_stamped
+    robot = rclpy.create_node('robot', context=context)
+    rig.executor.add_node(robot)
+    static = tf2_ros.StaticTransformBroadcaster(robot)
+    static.sendTransform(matrix_to_transform_stamped(T_BASE_CAM, 0, 'base_link', 'cam_optical',
+                                                     rig.types))
+    return robot
+
+
+def _engine(rig) -> RecordingEngine:
+    return rig.factory.built[-1]
+
+
+def _wait_static(rig) -> None:
+    rig.spin_until(lambda: rig.node._tf_buffer.can_transform('base_link', 'cam_optical',
+                                                              Time()),
+                   what='the static base -> camera at the node')
+
+
+def test_tf_mode_gives_each_frame_its_camera_pose_in_odom(rig_factory, context):
+    from align3r_ros.messages.transforms import matrix_to_transform_stamped
+    rig = rig_factory(overrides=[('input.odometry', 'tf'), ('frames.tf_mode', 'none')],
+                      factory=EngineFactory(RecordingEngine))
+    rig.listen('/diagnostics', rig.types.DiagnosticArray)
+    robot = _robot(rig, context)
+    try:
+        odom_tf = tf2_ros.TransformBroadcaster(robot)
+        rig.start()
+        rig.spin_until(lambda: odom_tf.pub_tf.get_subscription_count() >= 1,
+                       what='/tf broadcaster matched by the node')
+        _wait_static(rig)
+        stamps = [T0 + i * STEP for i in range(3)]
+        for i, stamp in enumerate(stamps):
+            odom_tf.sendTransform(matrix_to_transform_stamped(
+                _T_odom_base(1.0 + 0.1 * i, 0.05 * i), stamp, 'odom', 'base_link', rig.types))
+            rig.spin_until(lambda s=stamp: rig.node._tf_buffer.can_transform(
+                'odom', 'base_link', Time(nanoseconds=s)), what='odom -> base at the node')
+            rig.send_and_wait(stamp)
+            rig.spin_until(lambda n=i + 1: len(_engine(rig).odometry) == n, what='pushed')
+        # an image 10 s after the last odometry: no transform at its stamp
+        rig.send_and_wait(T0 + 10 * 10**9)
+        rig.spin_until(lambda: len(_engine(rig).odometry) == 4, what='the frame pushed anyway')
+        got = _engine(rig).odometry
+        for i in range(3):
+            np.testing.assert_allclose(got[i], _T_odom_base(1.0 + 0.1 * i, 0.05 * i) @ T_BASE_CAM,
+                                       atol=1e-9)
+        assert got[3] is None
+        values = rig.diagnostics()
+        assert values['odometry'] == 'tf'
+        assert values['odometry frames with'] == '3'
+        assert values['odometry frames without'] == '1'
+        assert 'odom' in values['odometry last problem']
+        assert values['level'] == rig.types.DiagnosticStatus.WARN
+    finally:
+        robot.destroy_node()
+
+
+def test_topic_mode_interpolates_odometry_and_mounts_the_camera(rig_factory, context):
+    from align3r_ros.messages.header import make_header
+    from align3r_ros.messages.transforms import matrix_to_pose
+    rig = rig_factory(overrides=[('input.odometry', 'topic'), ('input.odometry_topic', '/odom'),
+                                 ('frames.tf_mode', 'none')],
+                      factory=EngineFactory(RecordingEngine))
+    rig.listen('/diagnostics', rig.types.DiagnosticArray)
+    robot = _robot(rig, context)
+    try:
+        publisher = robot.create_publisher(rig.types.Odometry, '/odom', 10)
+        rig.start()
+        rig.spin_until(lambda: publisher.get_subscription_count() >= 1, what='/odom matched')
+        _wait_static(rig)
+        history = rig.node._odometry._history
+
+        def odometry(stamp: int, x: float) -> None:
+            msg = rig.types.Odometry(header=make_header(stamp, 'odom', rig.types),
+                                     child_frame_id='base_link')
+            msg.pose.pose = matrix_to_pose(_T_odom_base(x), rig.types)
+            publisher.publish(msg)
+            rig.spin_until(lambda: history._items and history._items[-1][0] == stamp,
+                           what='odometry taken')
+
+        # odometry at 20 ms before and after each image: the image is half-way between
+        for i in range(3):
+            stamp = T0 + i * STEP
+            odometry(stamp - 20_000_000, 1.0 + i)
+            odometry(stamp + 20_000_000, 1.2 + i)
+            rig.send_and_wait(stamp)
+            rig.spin_until(lambda n=i + 1: len(_engine(rig).odometry) == n, what='pushed')
+        got = _engine(rig).odometry
+        for i in range(3):
+            np.testing.assert_allclose(got[i], _T_odom_base(1.1 + i) @ T_BASE_CAM, atol=1e-9)
+        values = rig.diagnostics()
+        assert values['odometry'] == 'topic'
+        assert values['odometry frames with'] == '3'
+        assert values['odometry frames without'] == '0'
+        assert values['level'] == rig.types.DiagnosticStatus.OK
+    finally:
+        robot.destroy_node()
