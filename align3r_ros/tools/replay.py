@@ -2,7 +2,9 @@
 
     align3r-replay INPUT -o OUTPUT [--config FILE] [--image-topic T] [--camera-info-topic T]
         [--prior-topic T] [--mode streaming|offline] [--storage sqlite3|mcap] [--gt-depth-topic T]
-        [--gt-pose-topic T | --gt-tf-frame F] [--report DIR] [--quiet] [config flags...]
+        [--gt-pose-topic T | --gt-tf-frame F]
+        [--odometry-topic T | --odometry-tf-frame F [--odometry-parent-frame P]]
+        [--report DIR] [--quiet] [config flags...]
 
 The config flags are those of the node's parameters (``--pairwise-backend oracle``,
 ``--preprocess-long-side 128``, ...) on top of the same YAML parameter file the node takes.
@@ -57,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                        'Odometry, TransformStamped)')
     group.add_argument('--gt-tf-frame', help='ground-truth camera pose as the /tf transform '
                        'to this child frame')
+    odometry = parser.add_mutually_exclusive_group()
+    odometry.add_argument('--odometry-topic', help='robot odometry for metric scale and drift: '
+                          'nav_msgs/Odometry (child frame the base or the camera; the mounting '
+                          'from /tf_static) or geometry_msgs/PoseStamped (of the image frame)')
+    odometry.add_argument('--odometry-tf-frame', help='robot odometry as the /tf transform '
+                          '--odometry-parent-frame -> this child frame (base or camera)')
+    parser.add_argument('--odometry-parent-frame', help='odometry frame of --odometry-tf-frame '
+                        '(default: frames.odom_frame)')
     parser.add_argument('--report', help='folder for report.json, report.md and plots (an '
                         'existing one needs --force)')
     parser.add_argument('--eval-alignment', choices=[a.value for a in DepthAlignment],
@@ -114,6 +124,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     valid result)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.odometry_parent_frame and not args.odometry_tf_frame:
+        parser.error('--odometry-parent-frame needs --odometry-tf-frame')
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s')
     outputs = [cli.OutputLocation(Path(args.output), cli.OutputKind.FOLDER, '-o')]
@@ -121,6 +133,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         outputs.append(cli.OutputLocation(Path(args.report), cli.OutputKind.FOLDER, '--report'))
     return cli.run_tool('align3r-replay', lambda: _replay(args), debug=args.debug,
                         outputs=outputs, force=args.force)
+
+
+def _odometry_spec(args: argparse.Namespace, config):
+    """The ``--odometry-*`` flags as an :class:`~align3r_ros.bag.odometry.OdometrySpec`, or
+    None."""
+    from align3r_ros.bag.odometry import OdometrySpec
+
+    if not (args.odometry_topic or args.odometry_tf_frame):
+        return None
+    return OdometrySpec(topic=args.odometry_topic, tf_frame=args.odometry_tf_frame,
+                        parent_frame=args.odometry_parent_frame or config.frames.odom_frame)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -141,7 +164,7 @@ def _replay(args: argparse.Namespace) -> int:
         gt_depth_topic=args.gt_depth_topic, gt_pose_topic=args.gt_pose_topic,
         gt_tf_frame=args.gt_tf_frame, rectify=not args.no_rectify,
         eval_alignment=DepthAlignment(args.eval_alignment), depth_max=args.depth_max,
-        eval_max_frames=args.eval_max_frames)
+        eval_max_frames=args.eval_max_frames, odometry=_odometry_spec(args, config))
     with set_aside(Path(args.output), enabled=args.force):  # --force: back if the run fails
         outcome = replay_with_progress(options, args.quiet)
     if args.report:

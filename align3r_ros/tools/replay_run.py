@@ -23,6 +23,8 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 
 from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS, BagFrame, BagFrameSource
+from align3r_ros.bag.odometry import (BagOdometry, OdometrySpec, odometry_for_replay,
+                                     odometry_warnings)
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.result_writer import ResultBagWriter
 from align3r_ros.bag.topics import InputTopics, select_input_topics
@@ -67,6 +69,7 @@ class ReplayOptions:
     eval_alignment: DepthAlignment = DepthAlignment.L1_SCALE_SHIFT
     depth_max: float = _EVAL.depth_max
     eval_max_frames: int = _EVAL.max_depth_frames
+    odometry: Optional[OdometrySpec] = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
         check_backend_topics(options.config, topics)
         source = BagFrameSource(reader, topics, rectify=options.rectify)
         plan = source.scan()
+        odometry = odometry_for_replay(reader, options.odometry, topics.image,
+                                       plan.image_stamps_ns)
         collector = EvaluationCollector(options.eval_alignment, options.depth_max,
                                         options.eval_max_frames,
                                         conf_threshold=options.config.output.conf_threshold)
@@ -183,7 +188,7 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
             writer = ResultBagWriter(bag, options.config)
             sink = _Sink(engine, writer, collector, source)
             _copy_static_tf(reader, writer, warnings)
-            frames = _EngineFrames(source, options)
+            frames = _EngineFrames(source, options, odometry)
             try:
                 run_frames(engine, frames.tagged(), sink,
                            on_frame=(lambda _: progress(frames.read, plan.num_frames))
@@ -193,6 +198,7 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
                     raise
                 raise BagError(f'{error}{frames.skipped_note()}') from error
             _warn_missing_priors(source, frames.read, options.config, warnings)
+            warnings.extend(odometry_warnings(odometry))
             if writer.frames_written == 0:
                 last_status = engine.stats.last_status
                 reasons = '; '.join(warnings[-3:] + ([f'engine: {last_status}']
@@ -233,9 +239,11 @@ class _EngineFrames:
     whole sequence would otherwise be refused); the streaming engine drops such frames itself.
     """
 
-    def __init__(self, source: BagFrameSource, options: ReplayOptions) -> None:
+    def __init__(self, source: BagFrameSource, options: ReplayOptions,
+                 odometry: Optional[BagOdometry] = None) -> None:
         self.source = source
         self.options = options
+        self.odometry = odometry
         self.read = 0
         self.left_out = 0
 
@@ -247,7 +255,8 @@ class _EngineFrames:
             if skip_without_prior and bag_frame.frame.prior is None:
                 self.left_out += 1
                 continue
-            yield dataclasses.replace(bag_frame.frame, tag=bag_frame)
+            odometry = self.odometry.at(bag_frame.frame.stamp_ns) if self.odometry else None
+            yield dataclasses.replace(bag_frame.frame, tag=bag_frame, T_odom_cam=odometry)
 
     def skipped_note(self) -> str:
         if not self.left_out:
@@ -294,4 +303,5 @@ def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, s
             ('clip length', str(config.clip.length)),
             ('network long side', str(config.preprocess.long_side)),
             ('camera info', topics.camera_info or 'none (intrinsics estimated)'),
-            ('output', str(options.output)))
+            ('output', str(options.output))) + \
+        ((('odometry', options.odometry.describe()),) if options.odometry else ())
