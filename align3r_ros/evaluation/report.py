@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from align3r_ros.evaluation import plots
 from align3r_ros.evaluation.collector import RunEvaluation
-from align3r_ros.config import EvaluationConfig
+from align3r_ros.config import EvaluationConfig, MetricScaleMode
 from align3r_ros.evaluation.depth_metrics import (DepthAlignment, DepthMetrics,
                                                   average_depth_metrics)
 from align3r_ros.evaluation.pose_metrics import PoseMetrics, average_pose_metrics
@@ -37,6 +38,7 @@ class RunReport:
         source: what was processed (input path, topics).
         settings: (name, value) pairs worth stating (mode, backend, ...).
         warnings: one line each.
+        metric_frames: frames whose result was metric (None: not counted).
     """
 
     frames: int
@@ -48,6 +50,7 @@ class RunReport:
     source: str = ''
     settings: Tuple[Tuple[str, Any], ...] = ()
     warnings: Tuple[str, ...] = ()
+    metric_frames: Optional[int] = None
 
     @property
     def ms_per_frame(self) -> float:
@@ -142,6 +145,7 @@ def report_to_dict(report: RunReport) -> Dict[str, Any]:
     document: Dict[str, Any] = {
         'frames': report.frames,
         'metric_scale': bool(report.metric_scale),
+        'metric_frames': report.metric_frames,
         'timing': {'total_s': _number(report.total_s),
                    'ms_per_frame': _number(report.ms_per_frame)},
     }
@@ -157,6 +161,34 @@ def report_to_dict(report: RunReport) -> Dict[str, Any]:
     return document
 
 
+def metric_scale_causes(status: str) -> List[str]:
+    """The 'metric scale: ...' notes of one result's status ('; '-joined notes)."""
+    return [part.strip() for part in str(status).split(';')
+            if part.strip().startswith('metric scale')]
+
+
+def metric_scale_warning(mode: MetricScaleMode, frames: int, metric_frames: int,
+                         causes: Counter) -> str:
+    """The report's warning when ``scale.metric: on`` was not honoured for every frame.
+
+    Args:
+        mode: ``scale.metric`` of the run.
+        frames: results in the run; metric_frames: those that were metric.
+        causes: count of each :func:`metric_scale_causes` note over the relative results.
+
+    Returns:
+        How many frames are relative and the most frequent cause (the engine's note, with its
+        counts); '' for ``off`` and ``auto`` (auto means "metric when possible") or when every
+        frame is metric.
+    """
+    relative = frames - metric_frames
+    if MetricScaleMode(mode) != MetricScaleMode.ON or relative <= 0:
+        return ''
+    cause = causes.most_common(1)[0][0] if causes else 'no cause recorded'
+    return (f'scale.metric is on but {relative} of {frames} frames are relative '
+            f'(most frequent: {cause})')
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return 'n/a'
@@ -169,7 +201,9 @@ def report_to_markdown(document: Dict[str, Any], figures: List[str]) -> str:
     """report.md from the report.json content and the written figure names."""
     lines = ['# align3r replay report', '', f'Source: `{document.get("source", "")}`', '',
              f'- frames: {document["frames"]}',
-             f'- scale: {"metric (metres)" if document["metric_scale"] else "relative"}',
+             f'- scale: {"metric (metres)" if document["metric_scale"] else "relative"}'
+             + ('' if document.get('metric_frames') is None else
+                f' ({document["metric_frames"]} of {document["frames"]} frames metric)'),
              f'- time: {_fmt(document["timing"]["total_s"], 2)} s total, '
              f'{_fmt(document["timing"]["ms_per_frame"], 1)} ms per frame']
     for name, value in document.get('settings', {}).items():

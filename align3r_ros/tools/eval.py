@@ -1,13 +1,16 @@
 """``align3r-eval``: video depth and camera pose on benchmark datasets with the paper's protocols.
 
     align3r-eval --dataset tum|bonn|sintel|7scenes ROOT [--sequences NAME ...] [--frames N]
-        [--start S] [--stride K] [--mode offline|streaming] [--output DIR] [config flags...]
+        [--start S] [--stride K] [--mode offline|streaming] [--output DIR]
+        [--trajectory DIR|PATTERN] [config flags...]
 
 Per sequence: the protocol's frames (Bonn 30–139, TUM 30–79, Sintel all ≤ 50, 7-Scenes all,
 unless ``--start``/``--frames`` say otherwise) through the engine, then depth metrics after one
 L1 scale-and-shift per sequence (cap 70 m) and ATE / RPE after Sim(3). Per dataset: depth
 averaged with valid-pixel weights, poses averaged over the sequences that were not skipped.
-Writes ``eval.json`` (and one report folder per sequence) into ``--output`` when given.
+Writes ``eval.json`` (and one report folder per sequence) into ``--output`` when given, and
+one TUM trajectory file per sequence with ``--trajectory`` (``DIR/SEQUENCE.txt``, or a pattern
+naming ``{sequence}``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
@@ -28,7 +32,8 @@ from align3r_ros.tools import cli
 if TYPE_CHECKING:  # the tool imports numpy/torch-heavy modules only when it runs
     from align3r_ros.evaluation.depth_metrics import DepthAlignment, DepthMetrics
     from align3r_ros.evaluation.pose_metrics import PoseMetrics
-    from align3r_ros.evaluation.report import RunReport
+    from align3r_ros.evaluation.report import (RunReport, metric_scale_causes,
+                                              metric_scale_warning)
     from align3r_ros.structures import FrameResult
     from align3r_ros.tools.progress import Progress
 
@@ -58,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f'{defaults.depth_max:g})')
     parser.add_argument('--output', help='folder for eval.json and per-sequence reports '
                         '(written when the run completes; an existing one needs --force)')
+    parser.add_argument('--trajectory', metavar='DIR|PATTERN',
+                        help='one TUM file of camera poses per sequence (stamp tx ty tz qx qy '
+                        'qz qw, stamps of the input images in seconds), for evo: '
+                        'DIR/SEQUENCE.txt, or a path with {sequence} in it; existing files '
+                        'need --force')
     parser.add_argument('--config', help='ROS parameter YAML (the node\'s params file)')
     parser.add_argument('--quiet', action='store_true', help='no progress bars or summary')
     cli.add_tool_arguments(parser, epilog=cli.exit_codes_epilog(
@@ -83,11 +93,51 @@ def run_engine(frames, config, mode: RunMode, progress: Optional[Progress] = Non
     return collect_results(engine, frames, on_frame)
 
 
+def trajectory_path(option: str, sequence: str) -> Path:
+    """Where ``--trajectory`` puts a sequence's TUM file: the pattern with ``{sequence}``
+    filled in, else ``option/SEQUENCE.txt``."""
+    if '{sequence}' in option:
+        return Path(option.replace('{sequence}', sequence))
+    return Path(option) / f'{sequence}.txt'
+
+
+def _check_trajectory_paths(paths: List[Path], force: bool) -> None:
+    """Before any work: each TUM file is new (or --force) and not a folder."""
+    for path in paths:
+        if path.is_dir():
+            raise Align3rError(f'--trajectory {path} is a folder; a file is written there')
+        if path.exists() and not force:
+            raise Align3rError(f'--trajectory {path} exists already; choose another path or '
+                               'use --force')
+        if path.parent.exists() and not path.parent.is_dir():
+            raise Align3rError(f'--trajectory {path.parent} is not a folder')
+
+
+def _write_trajectory(path: Path, results: List[FrameResult], force: bool) -> None:
+    """The results' finite camera poses (world frame) as a TUM file, written atomically."""
+    import numpy as np
+
+    from align3r_ros.bag.writer import staged
+    from align3r_ros.evaluation.dataset_files import Trajectory, write_tum_trajectory
+
+    kept = [r for r in results if np.all(np.isfinite(r.T_world_cam))]
+    trajectory = Trajectory(
+        np.array([r.stamp_ns for r in kept], dtype=np.int64),
+        np.stack([np.asarray(r.T_world_cam, np.float64) for r in kept]) if kept
+        else np.zeros((0, 4, 4)))
+    with staged(path, overwrite=force) as staging:
+        write_tum_trajectory(staging, trajectory)
+
+
 def evaluate_sequence(data, config, mode: RunMode, alignment: DepthAlignment, depth_max: float,
-                      progress: Optional[Progress] = None) -> RunReport:
-    """The :class:`RunReport` of one loaded sequence (``total_s`` is the engine's time)."""
+                      progress: Optional[Progress] = None,
+                      trajectory: Optional[Path] = None, force: bool = False) -> RunReport:
+    """The :class:`RunReport` of one loaded sequence (``total_s`` is the engine's time);
+    with ``trajectory`` its camera poses are written there as a TUM file (``force``: an
+    existing file is replaced)."""
     from align3r_ros.evaluation.collector import EvaluationCollector
-    from align3r_ros.evaluation.report import RunReport
+    from align3r_ros.evaluation.report import (RunReport, metric_scale_causes,
+                                              metric_scale_warning)
 
     start = time.perf_counter()
     frames = [dataclasses.replace(f, tag=f) for f in data.frames]
@@ -98,12 +148,18 @@ def evaluate_sequence(data, config, mode: RunMode, alignment: DepthAlignment, de
                                     conf_threshold=config.output.conf_threshold)
     for result in results:
         collector.add(result, result.tag)
+    if trajectory is not None:
+        _write_trajectory(trajectory, results, force)
     evaluation = collector.evaluate() if results else None
+    metric_frames = sum(bool(r.is_metric) for r in results)
+    causes = Counter(c for r in results if not r.is_metric for c in metric_scale_causes(r.status))
+    scale_warning = metric_scale_warning(config.scale.metric, len(results), metric_frames, causes)
     return RunReport(frames=len(results), metric_scale=bool(results) and all(
         r.is_metric for r in results), total_s=total_s, evaluation=evaluation,
         alignment=alignment, depth_max=depth_max, source=data.name,
         settings=(('mode', mode.value), ('pairwise backend', config.pairwise.backend.value)),
-        warnings=data.warnings)
+        warnings=tuple(data.warnings) + ((scale_warning,) if scale_warning else ()),
+        metric_frames=metric_frames)
 
 
 def _line(name: str, depth: Optional[DepthMetrics], pose: Optional[PoseMetrics]) -> str:
@@ -148,6 +204,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise Align3rError(f'sequence(s) {", ".join(missing)} not found; available: '
                                f'{", ".join(f.name for f in folders)}')
         folders = [f for f in folders if f.name in args.sequences]
+    if args.trajectory:
+        _check_trajectory_paths([trajectory_path(args.trajectory, f.name) for f in folders],
+                                args.force)
     reports = []
     with contextlib.ExitStack() as stack:  # --output is staged: complete, or not there at all
         output = stack.enter_context(staged(Path(args.output), overwrite=args.force)) \
@@ -159,9 +218,11 @@ def _evaluate(args: argparse.Namespace) -> int:
             for folder in folders:
                 data = load_sequence(kind, folder, start=args.start, frames=args.frames,
                                      stride=args.stride)
-                report = evaluate_sequence(data, config, RunMode(args.mode),
-                                           DepthAlignment(args.eval_alignment), args.depth_max,
-                                           progress)
+                report = evaluate_sequence(
+                    data, config, RunMode(args.mode), DepthAlignment(args.eval_alignment),
+                    args.depth_max, progress, force=args.force,
+                    trajectory=trajectory_path(args.trajectory, data.name)
+                    if args.trajectory else None)
                 reports.append(report)
                 progress.end_sequence()
                 progress.sequences(len(reports), len(folders))

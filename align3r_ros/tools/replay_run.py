@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple
 
@@ -33,8 +34,9 @@ from align3r_ros.config import (Align3rConfig, CheckpointPrior, EvaluationConfig
                                 PairwiseBackendKind, PriorBackendKind, PriorKind, RunMode)
 from align3r_ros.errors import BagError, ConfigError, InputError
 from align3r_ros.evaluation.collector import EvaluationCollector
+from align3r_ros.evaluation.dataset_files import Trajectory
 from align3r_ros.evaluation.depth_metrics import DepthAlignment
-from align3r_ros.evaluation.report import RunReport
+from align3r_ros.evaluation.report import RunReport, metric_scale_causes, metric_scale_warning
 from align3r_ros.engine.feed import OfflineEngine, StageCallback, run_frames
 from align3r_ros.messages.diagnostics import PipelineHealth
 from align3r_ros.engine.steps.rectify import FrameRectifier
@@ -79,6 +81,10 @@ class ReplayOutcome:
     Attributes:
         frames_with_depth: results holding at least one finite depth value (0: every
             alignment failed, whether or not ground truth was given).
+        trajectory: the written results' camera poses in the world frame (those with a
+            finite pose), stamped with their input image stamps (``--trajectory``).
+        statuses_without_depth: frame status -> how many results without a finite depth
+            value had it ('' when a result gave none).
     """
 
     report: RunReport
@@ -86,10 +92,14 @@ class ReplayOutcome:
     frames_read: int
     frames_written: int
     frames_with_depth: int
+    trajectory: Trajectory = field(default_factory=lambda: Trajectory(
+        np.zeros(0, np.int64), np.zeros((0, 4, 4))))
+    statuses_without_depth: Tuple[Tuple[str, int], ...] = ()
 
 
 class _Sink:
-    """Where results go: the output bag and the evaluation (each result carries its BagFrame)."""
+    """Where results go: the output bag and the evaluation (each result carries its BagFrame);
+    after each push (:meth:`after_push`) the keyframe path, as the node publishes it."""
 
     def __init__(self, engine: FrameEngine, writer: ResultBagWriter,
                  collector: EvaluationCollector, source: BagFrameSource) -> None:
@@ -98,8 +108,13 @@ class _Sink:
         self.collector = collector
         self.source = source
         self.metric: List[bool] = []
+        self.relative_causes: Counter = Counter()  # 'metric scale: ...' notes of relative ones
         self.with_depth = 0
         self.rectifier = FrameRectifier()
+        self.stamps: List[int] = []
+        self.poses: List[np.ndarray] = []
+        self.statuses_without_depth: Counter = Counter()
+        self._last_stamp: Optional[int] = None
 
     def __call__(self, result: FrameResult) -> None:
         bag_frame = result.tag
@@ -110,7 +125,29 @@ class _Sink:
         # results are in the rectified image's geometry: ground truth is rectified alike
         self.collector.add(result, self.rectifier.rectify(bag_frame.frame))
         self.metric.append(bool(result.is_metric))
-        self.with_depth += bool(np.isfinite(result.depth).any())
+        if not result.is_metric:
+            self.relative_causes.update(metric_scale_causes(result.status))
+        has_depth = bool(np.isfinite(result.depth).any())
+        self.with_depth += has_depth
+        if not has_depth:
+            self.statuses_without_depth[str(result.status or '')] += 1
+        T = np.asarray(result.T_world_cam, dtype=np.float64)
+        if np.all(np.isfinite(T)):
+            self.stamps.append(int(result.stamp_ns))
+            self.poses.append(T)
+        self._last_stamp = int(result.stamp_ns)
+
+    def after_push(self) -> None:
+        """The node's rule: after a push that returned results, ``~/keyframes/path`` with the
+        engine's refined keyframe window and the last result's stamp (written when changed)."""
+        if self._last_stamp is None:
+            return
+        stamp, self._last_stamp = self._last_stamp, None
+        self.writer.write_keyframes(self.engine.keyframe_poses(), stamp)
+
+    def trajectory(self) -> Trajectory:
+        return Trajectory(np.array(self.stamps, dtype=np.int64),
+                          np.stack(self.poses) if self.poses else np.zeros((0, 4, 4)))
 
     def _health(self) -> PipelineHealth:
         stats = self.engine.stats
@@ -191,8 +228,9 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
             frames = _EngineFrames(source, options, odometry)
             try:
                 run_frames(engine, frames.tagged(), sink,
-                           on_frame=(lambda _: progress(frames.read, plan.num_frames))
-                           if progress else None, on_flush=on_flush)
+                           on_frame=lambda _: _after_push(sink, progress, frames.read,
+                                                          plan.num_frames),
+                           on_flush=on_flush)
             except InputError as error:
                 if options.mode is not RunMode.OFFLINE:
                     raise
@@ -209,14 +247,28 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
     evaluation = collector.evaluate() if (collector.has_depth or collector.has_poses) else None
     if topics.has_ground_truth and evaluation is None:
         warnings.append('ground truth was requested but never associated with a result')
+    scale_warning = metric_scale_warning(options.config.scale.metric, len(sink.metric),
+                                         sum(sink.metric), sink.relative_causes)
+    if scale_warning:
+        warnings.append(scale_warning)
     report = RunReport(
         frames=writer.frames_written, metric_scale=bool(sink.metric) and all(sink.metric),
         total_s=total_s, evaluation=evaluation, alignment=options.eval_alignment,
         depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
-        settings=_settings(options, topics), warnings=tuple(warnings))
+        settings=_settings(options, topics), warnings=tuple(warnings),
+        metric_frames=sum(sink.metric))
     return ReplayOutcome(report=report, topics=topics, frames_read=frames.read,
                          frames_written=writer.frames_written,
-                         frames_with_depth=sink.with_depth)
+                         frames_with_depth=sink.with_depth, trajectory=sink.trajectory(),
+                         statuses_without_depth=tuple(
+                             sink.statuses_without_depth.most_common()))
+
+
+def _after_push(sink: _Sink, progress: Optional[ProgressCallback], read: int,
+                total: int) -> None:
+    sink.after_push()
+    if progress is not None:
+        progress(read, total)
 
 
 def check_backend_topics(config: Align3rConfig, topics: InputTopics) -> None:

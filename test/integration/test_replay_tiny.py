@@ -15,6 +15,7 @@ Two runs:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List
@@ -102,21 +103,90 @@ def test_oracle_replay_streaming_to_mcap(input_bag, tmp_path):
     assert counts['/align3r/depth/image'] == FRAMES
 
 
-def test_tiny_torch_replay_offline_to_sqlite(input_bag, tmp_path, tiny_forward_weights):
+#: scale.min_pixels of the tiny-weights metric run. At long side 48 the largest clip has a few
+#: hundred confident static pixels; the default (200) sat on that threshold and the run was
+#: metric on one machine and relative on another. The test asserts its margin below.
+TINY_MIN_PIXELS = 20
+TINY_MARGIN = 5
+
+
+def _tiny_metric_replay(input_bag, output, report_dir, weights, min_pixels):
     from align3r_ros.tools.replay import main
 
-    output = tmp_path / 'out_torch'
     assert main([str(input_bag), '-o', str(output), '--mode', 'offline',
-                 '--pairwise-backend', 'torch', '--pairwise-weights', str(tiny_forward_weights),
+                 '--pairwise-backend', 'torch', '--pairwise-weights', str(weights),
                  '--pairwise-checkpoint-prior', 'depth_pro', '--prior-backend', 'external',
-                 '--scale-metric', 'on', '--align-min-conf-thr', '1.5',
+                 '--scale-metric', 'on', '--scale-min-pixels', str(min_pixels),
+                 '--align-min-conf-thr', '1.5',
                  '--output-conf-threshold', '1.5', '--runtime-device', 'cpu',
-                 '--prior-topic', '/camera/depth/image_raw', '--report', str(tmp_path / 'report'),
+                 '--prior-topic', '/camera/depth/image_raw', '--report', str(report_dir),
                  *GT, *SMALL]) == 0
+    return json.loads((report_dir / 'report.json').read_text())
+
+
+def _support_pixels(warning: str) -> int:
+    """The pixel count in 'metric scale: N confident static pixels ... below ...'."""
+    match = re.search(r'metric scale: (\d+) confident static pixels', warning)
+    assert match, warning
+    return int(match.group(1))
+
+
+def test_tiny_torch_replay_offline_to_sqlite(input_bag, tmp_path, tiny_forward_weights):
+    output = tmp_path / 'out_torch'
+    report = _tiny_metric_replay(input_bag, output, tmp_path / 'report', tiny_forward_weights,
+                                 TINY_MIN_PIXELS)
     assert sorted(output.glob('*.db3'))
     _check_output(input_bag, output)
-    report = json.loads((tmp_path / 'report' / 'report.json').read_text())
     assert report['metric_scale'] is True and report['frames'] == FRAMES
+    assert report['metric_frames'] == FRAMES and report['warnings'] == []
+
+
+def test_tiny_torch_metric_run_has_a_margin_of_pixels(input_bag, tmp_path, tiny_forward_weights):
+    """The metric run above is far from its threshold: with an impossible scale.min_pixels the
+    refusal names the largest clip's support, which must be >= TINY_MARGIN x TINY_MIN_PIXELS."""
+    report = _tiny_metric_replay(input_bag, tmp_path / 'out', tmp_path / 'report',
+                                 tiny_forward_weights, 10_000_000)
+    assert report['metric_scale'] is False and report['metric_frames'] == 0
+    (warning,) = [w for w in report['warnings'] if w.startswith('scale.metric is on')]
+    assert _support_pixels(warning) >= TINY_MARGIN * TINY_MIN_PIXELS
+
+
+def _diagnostic_messages(output: Path) -> List[str]:
+    return [status.message for _, msg in _read_rosbags(output)['/diagnostics']
+            for status in msg.status]
+
+
+@pytest.mark.parametrize('mode', [['--stream-mode', 'clip'], ['--mode', 'offline']])
+def test_metric_on_that_cannot_be_honoured_says_why(input_bag, tmp_path, mode):
+    """scale.metric on with too few pixels: the report warns with the share of metric frames
+    and the cause; every frame's status (in /diagnostics) names the cause and the counts."""
+    from align3r_ros.tools.replay import main
+
+    output, report_dir = tmp_path / 'out', tmp_path / 'report'
+    assert main([str(input_bag), '-o', str(output), '--pairwise-backend', 'oracle', *mode,
+                 '--scale-metric', 'on', '--scale-min-pixels', '10000000',
+                 '--report', str(report_dir), *GT, *SMALL]) == 0
+    report = json.loads((report_dir / 'report.json').read_text())
+    assert report['metric_scale'] is False and report['metric_frames'] == 0
+    (warning,) = [w for w in report['warnings'] if w.startswith('scale.metric is on')]
+    assert f'{FRAMES} of {FRAMES} frames are relative' in warning
+    assert 'below scale.min_pixels 10000000' in warning and _support_pixels(warning) > 0
+    messages = _diagnostic_messages(output)
+    assert len(messages) == FRAMES
+    assert all('below scale.min_pixels 10000000' in m for m in messages), messages
+
+
+def test_metric_auto_without_support_warns_nothing_in_the_report(input_bag, tmp_path):
+    from align3r_ros.tools.replay import main
+
+    output, report_dir = tmp_path / 'out', tmp_path / 'report'
+    assert main([str(input_bag), '-o', str(output), '--pairwise-backend', 'oracle',
+                 '--stream-mode', 'clip', '--scale-metric', 'auto',
+                 '--scale-min-pixels', '10000000', '--report', str(report_dir),
+                 *GT, *SMALL]) == 0
+    report = json.loads((report_dir / 'report.json').read_text())
+    assert report['metric_frames'] == 0
+    assert not [w for w in report['warnings'] if w.startswith('scale.metric')]
 
 
 def test_replay_refuses_an_existing_output(input_bag, tmp_path, capsys):

@@ -21,21 +21,35 @@ from align3r_ros.config import Align3rConfig
 from align3r_ros.geometry.camera import default_intrinsics
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                   metric_scale_enabled)
+                                                   metric_scale_enabled, metric_scale_note,
+                                                   metric_support)
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              align_keyframe, keyframe_state)
 from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
 
-def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
-                         config: Align3rConfig) -> Optional[float]:
-    """Robust metric factor of one aligned clip (None without a metric prior or support)."""
+def _clip_scale_inputs(clip: List[PreparedFrame], out: StageOutput, config: Align3rConfig):
+    """(depth, metric prior, usable) of an aligned clip; None without a metric prior or output."""
     if not out.ok or any(p.metric_prior is None for p in clip):
         return None
     prior = np.stack([p.metric_prior for p in clip])
     usable = (out.confidence >= config.align.min_conf_thr) & ~out.dynamic_mask
-    return estimate_metric_scale(out.depth, prior, usable, config.scale.min_pixels)
+    return out.depth, prior, usable
+
+
+def clip_metric_estimate(clip: List[PreparedFrame], out: StageOutput,
+                         config: Align3rConfig) -> Optional[float]:
+    """Robust metric factor of one aligned clip (None without a metric prior or support)."""
+    inputs = _clip_scale_inputs(clip, out, config)
+    return None if inputs is None else estimate_metric_scale(*inputs, config.scale.min_pixels)
+
+
+def clip_metric_support(clip: List[PreparedFrame], out: StageOutput,
+                        config: Align3rConfig) -> Optional[int]:
+    """Confident static pixels of the clip with a metric prior (None: no prior or no output)."""
+    inputs = _clip_scale_inputs(clip, out, config)
+    return None if inputs is None else int(metric_support(*inputs).sum())
 
 
 class ClipAligner:
@@ -124,9 +138,10 @@ class ClipAligner:
             out = _unaligned_output(clip[0], self.last_T_world_cam)
         status = _join(status, out.status)
         scale = self._metric_scale(clip, out)
-        if scale is None and metric_scale_enabled(self.config.scale.metric,
-                                                  clip[0].metric_prior is not None):
-            status = _join(status, 'metric scale: not enough confident pixels')
+        if scale is None:
+            status = _join(status, metric_scale_note(
+                self.config.scale.metric, clip[0].metric_prior is not None,
+                clip_metric_support(clip, out, self.config), self.config.scale.min_pixels))
         results = [frame_result(p, out.T_world_cam[k], out.depth[k], out.K[k],
                                 out.confidence[k], out.dynamic_mask[k], self.config, scale,
                                 out.residual, status) for k, p in enumerate(clip)]

@@ -13,7 +13,7 @@ short videos; memory grows with N).
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,8 +21,8 @@ from align3r_ros.align import make_pair_edges
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig, GraphKind
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
-from align3r_ros.engine.clip.aligner import clip_metric_estimate
-from align3r_ros.engine.steps.metric_scale import metric_scale_enabled
+from align3r_ros.engine.clip.aligner import clip_metric_estimate, clip_metric_support
+from align3r_ros.engine.steps.metric_scale import metric_scale_enabled, metric_scale_note
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              keyframe_state, place_first_frame, run_stage)
@@ -65,14 +65,25 @@ def _emit(frames: Sequence[PreparedFrame], outputs: List[StageOutput], config: A
     return results
 
 
-def _sequence_scale(frames, clips, outputs, config) -> Optional[float]:
-    """Median of per-clip metric estimates (None when not metric or unsupported)."""
-    if not metric_scale_enabled(config.scale.metric, frames[0].metric_prior is not None):
-        return None
-    estimates = [clip_metric_estimate([frames[i] for i in clip], out, config)
-                 for clip, out in zip(clips, outputs)]
+def _sequence_scale(frames, clips, outputs, config) -> Tuple[Optional[float], str]:
+    """Median of per-clip metric estimates, and the status note when there is none.
+
+    Returns:
+        (scale or None, '' or why the sequence is not metric -- metric_scale_note, with the
+        largest clip's support).
+    """
+    has_prior = frames[0].metric_prior is not None
+    if not metric_scale_enabled(config.scale.metric, has_prior):
+        return None, metric_scale_note(config.scale.metric, has_prior, None, 0)
+    members = [[frames[i] for i in clip] for clip in clips]
+    estimates = [clip_metric_estimate(m, out, config) for m, out in zip(members, outputs)]
     estimates = [e for e in estimates if e is not None]
-    return float(np.exp(np.median(np.log(estimates)))) if estimates else None
+    if estimates:
+        return float(np.exp(np.median(np.log(estimates)))), ''
+    supports = [clip_metric_support(m, out, config) for m, out in zip(members, outputs)]
+    supports = [n for n in supports if n is not None]
+    return None, metric_scale_note(config.scale.metric, True, max(supports, default=None),
+                                   config.scale.min_pixels)
 
 
 def align_hierarchical(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
@@ -97,8 +108,8 @@ def align_hierarchical(frames: Sequence[PreparedFrame], backend: PairwiseBackend
                                   fallback_T=kf_out.T_world_cam[k]))
         backend.forget([p.view.key for p in members[1:]])
     backend.forget([p.view.key for p in keyframes])
-    scale = _sequence_scale(frames, clips, outputs, config)
-    return _emit(frames, outputs, config, scale, status)
+    scale, scale_note = _sequence_scale(frames, clips, outputs, config)
+    return _emit(frames, outputs, config, scale, '; '.join(s for s in (status, scale_note) if s))
 
 
 def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
@@ -113,6 +124,6 @@ def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
     out = run_stage(frames, edges, backend, config, K_known, (), np.eye(4), None)
     out = place_first_frame(out, np.eye(4))
     backend.forget([p.view.key for p in frames])
-    scale = _sequence_scale(frames, [range(len(frames))], [out], config)
-    return _emit(frames, [out], config, scale, '')
+    scale, scale_note = _sequence_scale(frames, [range(len(frames))], [out], config)
+    return _emit(frames, [out], config, scale, scale_note)
 

@@ -27,6 +27,41 @@ def metric_scale_enabled(mode: MetricScaleMode, prior_is_metric: bool) -> bool:
     return MetricScaleMode(mode) != MetricScaleMode.OFF and prior_is_metric
 
 
+def metric_scale_note(mode: MetricScaleMode, prior_is_metric: bool,
+                      support_pixels: Optional[int], min_pixels: int) -> str:
+    """Why a result is not metric, for its status ('' when nothing needs saying).
+
+    ``on`` promises metres, so a missing metric prior is named; ``auto`` stays quiet about a
+    missing prior (it means "metric when possible"). With a prior, too little support is named
+    in both modes, with the counts.
+
+    Args:
+        mode: ``scale.metric``.
+        prior_is_metric: the frames had a metric prior.
+        support_pixels: confident static pixels with a finite metric prior (None: not counted,
+            e.g. the alignment failed before).
+        min_pixels: ``scale.min_pixels``.
+    """
+    mode = MetricScaleMode(mode)
+    if mode == MetricScaleMode.OFF:
+        return ''
+    if not prior_is_metric:
+        return ('metric scale: scale.metric is on but there is no metric prior '
+                '(prior.kind / backend gives relative depth)') if mode == MetricScaleMode.ON else ''
+    if support_pixels is None:
+        return 'metric scale: not estimated (alignment failed)'
+    return (f'metric scale: {int(support_pixels)} confident static pixels with a metric prior, '
+            f'below scale.min_pixels {int(min_pixels)}')
+
+
+def metric_support(depth: np.ndarray, prior: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """(..., h, w) bool: usable pixels where both depth and the metric prior are finite, > 0."""
+    depth = np.asarray(depth, dtype=np.float64)
+    prior = np.asarray(prior, dtype=np.float64)
+    with np.errstate(invalid='ignore'):
+        return usable & np.isfinite(depth) & np.isfinite(prior) & (depth > 0) & (prior > 0)
+
+
 def estimate_metric_scale(depth: np.ndarray, prior: np.ndarray, usable: np.ndarray,
                           min_pixels: int) -> Optional[float]:
     """Robust factor s with ``prior ~= s * depth``.
@@ -42,11 +77,10 @@ def estimate_metric_scale(depth: np.ndarray, prior: np.ndarray, usable: np.ndarr
     """
     depth = np.asarray(depth, dtype=np.float64)
     prior = np.asarray(prior, dtype=np.float64)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        ok = usable & np.isfinite(depth) & np.isfinite(prior) & (depth > 0) & (prior > 0)
-        if int(ok.sum()) < max(int(min_pixels), 1):
-            return None
-        log_ratio = np.log(prior[ok]) - np.log(depth[ok])
+    ok = metric_support(depth, prior, usable)
+    if int(ok.sum()) < max(int(min_pixels), 1):
+        return None
+    log_ratio = np.log(prior[ok]) - np.log(depth[ok])
     estimate = float(np.median(log_ratio))
     for _ in range(_IRLS_STEPS):
         weight = 1.0 / (1.0 + ((log_ratio - estimate) / _CAUCHY_WIDTH) ** 2)
