@@ -1,0 +1,110 @@
+"""The odometry maths on known transforms: scale from keyframe baselines (outliers, the baseline
+floor), the motion prior's blend, the disagreement test, the window prior, input checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from align3r_ros.config_io import load_config
+from align3r_ros.engine.steps.odometry import (OdometryScale, blend_motion, check_motion,
+                                               checked_odometry, fuse_motion, fuse_window)
+
+
+def pose(t, rotvec_deg=(0.0, 0.0, 0.0)) -> np.ndarray:
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_rotvec(np.radians(rotvec_deg)).as_matrix()
+    T[:3, 3] = t
+    return T
+
+
+CONFIG = load_config({'input': {'odometry_weight': 1.0, 'odometry_disagreement': 0.05,
+                                'odometry_disagreement_deg': 5.0}})
+
+
+def test_scale_from_baselines_with_an_outlier_and_the_baseline_floor():
+    rng = np.random.default_rng(0)
+    true = 2.5  # metres per unit
+    scale = OdometryScale(min_baseline=0.1, smoothing=1.0)
+    assert scale.add_keyframe(0, pose([0, 0, 0]), pose([0, 0, 0])) is None
+    # 0.05 m of odometry: below the floor, no estimate yet
+    assert scale.add_keyframe(1, pose([0.02, 0, 0]), pose([0.05, 0, 0])) is None
+    for k in range(2, 10):
+        odo = np.array([0.1 * k, 0.02 * k, 0.0]) + rng.normal(0, 1e-3, 3)
+        scale.add_keyframe(k, pose(odo / true), pose(odo))
+    scale.add_keyframe(10, pose([5.0, 0, 0]), pose([1.0, 0, 0]))  # a wild outlier
+    assert scale.scale == pytest.approx(true, rel=0.02)
+    assert scale.add_keyframe(11, pose([9, 9, 9]), None) == scale.scale  # no odometry: kept
+
+
+def test_refined_poses_move_the_anchors():
+    scale = OdometryScale(min_baseline=0.1, smoothing=1.0)
+    scale.add_keyframe(0, pose([0, 0, 0]), pose([0, 0, 0]))
+    scale.add_keyframe(1, pose([1.0, 0, 0]), pose([0.5, 0, 0]))
+    assert scale.scale == pytest.approx(0.5)
+    scale.move(1, pose([0.25, 0, 0]))
+    assert scale.estimate() == pytest.approx(2.0)
+
+
+def test_blend_is_a_weighted_mean_of_translation_and_rotation():
+    a, b = pose([0, 0, 0], [0, 0, 0]), pose([0.4, 0, 0], [0, 0, 30])
+    out = blend_motion(a, b, 1.0 / 3.0)  # alpha = 0.25
+    np.testing.assert_allclose(out[:3, 3], [0.1, 0, 0], atol=1e-12)
+    angle = np.degrees(Rotation.from_matrix(out[:3, :3]).magnitude())
+    assert angle == pytest.approx(7.5, abs=1e-9)
+    np.testing.assert_allclose(blend_motion(a, b, 0.0), a, atol=1e-12)
+
+
+def test_agreeing_motion_is_fused_and_disagreeing_motion_barely_counts():
+    scale = 2.0
+    T_world_ref = pose([1.0, 0, 0], [0, 10, 0])
+    T_odom_ref = pose([5.0, 5.0, 0], [0, 0, 40])
+    motion_true = pose([0.2, 0.0, 0.1], [0, 0, 3])  # metres
+    motion_units = motion_true.copy()
+    motion_units[:3, 3] /= scale
+    vision = motion_units.copy()
+    vision[:3, 3] += [0.01, 0, 0]  # 2 cm off in metres: within 5 cm
+    fused, check = fuse_motion(T_world_ref, T_world_ref @ vision, T_odom_ref,
+                               T_odom_ref @ motion_true, scale, CONFIG)
+    assert not check.disagrees and check.weight == 1.0 and check.note() == ''
+    assert check.translation_m == pytest.approx(0.02)
+    expected = T_world_ref @ motion_units
+    expected[:3, 3] += T_world_ref[:3, :3] @ [0.005, 0, 0]  # half-way at weight 1
+    np.testing.assert_allclose(fused, expected, atol=1e-12)
+    # wheel slip: odometry did not move while the camera moved 0.3 m
+    slip = pose([0.15, 0, 0])
+    fused, check = fuse_motion(T_world_ref, T_world_ref @ slip, T_odom_ref, T_odom_ref,
+                               scale, CONFIG)
+    assert check.disagrees and 'disagrees' in check.note()
+    assert check.weight == pytest.approx(1.0 / 6.0 ** 4)  # 0.3 m is 6 x the threshold
+    assert np.linalg.norm(fused[:3, 3] - (T_world_ref @ slip)[:3, 3]) < 2e-4
+    # a rotation disagreement alone
+    check = check_motion(pose([0, 0, 0]), pose([0, 0, 0], [0, 0, 10]), scale, CONFIG)
+    assert check.disagrees and check.rotation_deg == pytest.approx(10.0)
+
+
+def test_window_prior_holds_the_first_keyframe_and_counts_disagreements():
+    scale = 1.0
+    odom = [pose([0, 0, 0]), pose([0.1, 0, 0]), None, pose([0.32, 0, 0]), pose([1.0, 0, 0])]
+    vision = [pose([0, 0, 0]), pose([0.12, 0, 0]), pose([0.3, 0, 0]), pose([0.3, 0, 0]),
+              pose([0.3, 0, 0])]
+    fused, disagreements = fuse_window(vision, odom, scale, CONFIG)
+    np.testing.assert_allclose(fused[0], vision[0])
+    np.testing.assert_allclose(fused[1][:3, 3], [0.11, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(fused[2], vision[2])  # no odometry: untouched
+    np.testing.assert_allclose(fused[3][:3, 3], [0.31, 0, 0], atol=1e-12)  # from the first
+    assert abs(fused[4][0, 3] - 0.3) < 1e-3  # 0.7 m apart: odometry barely counts
+    assert disagreements == 1 and np.all(np.isfinite(fused))
+
+
+@pytest.mark.parametrize('bad', [np.full((4, 4), np.nan), np.eye(3), 2.0 * np.eye(4),
+                                 np.diag([1.0, 1.0, -1.0, 1.0])])
+def test_unusable_odometry_is_refused(bad):
+    assert checked_odometry(bad) is None
+    assert checked_odometry(None) is None
+    good = pose([1, 2, 3], [0, 0, 45])
+    np.testing.assert_allclose(checked_odometry(good), good)
+    assert math.isfinite(checked_odometry(good).sum())
