@@ -241,30 +241,43 @@ class ClipConfig:
 class StreamConfig:
     mode: StreamMode = param(
         StreamMode.LIVE, 'Streaming mode: live (each frame tracked against keyframes and '
-                         'returned by its own push) or clip (clips aligned together, one clip '
-                         'late; the offline-evaluation scheme)')
-    track_keyframes: int = param(2, 'Live: keyframes each new frame is paired with (most '
-                                    'covisible first)', low=1, high=8)
-    window: int = param(5, 'Live: keyframes held and refined together when one is added',
-                        low=2, high=32)
-    track_pixels: int = param(4096, 'Live: confident static keyframe pixels sampled per pair '
-                                    'for tracking', unit='px', low=64, high=1000000)
-    track_iterations: int = param(5, 'Live: robust (IRLS) steps of the pose and scale fit',
-                                  low=1, high=100)
-    refine_pixels: int = param(3072, 'Live: pixel budget per keyframe of the window '
-                                     'refinement (pair maps subsampled to fit)', unit='px',
-                               low=64, high=1000000)
-    keyframe_overlap: float = param(0.8, 'Live: a frame whose covisible fraction with its '
-                                         'reference keyframe falls below this becomes a '
-                                         'keyframe', low=0.0, high=1.0)
-    keyframe_parallax: float = param(0.1, 'Live: a frame whose baseline to its reference '
-                                          'keyframe exceeds this fraction of its median depth '
-                                          'becomes a keyframe', low=0.0)
-    lost_overlap: float = param(0.2, 'Live: covisible fraction below which tracking is lost '
-                                     '(the map is re-initialised)', low=0.0, high=1.0)
-    lost_inliers: float = param(0.3, 'Live: fraction of sampled pixels agreeing with the '
-                                     'fitted pose below which tracking is lost', low=0.0,
-                                high=1.0)
+                         'returned by its own push; live.*) or clip (clips aligned together, '
+                         'one clip late; clip.*)')
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    track_keyframes: int = param(2, 'Keyframes each new frame is paired with (most covisible '
+                                    'first)', low=1, high=8)
+    window: int = param(5, 'Keyframes held and refined together when one is added', low=2,
+                        high=32)
+    track_pixels: int = param(4096, 'Confident static keyframe pixels sampled per pair for '
+                                    'tracking', unit='px', low=64, high=1000000)
+    track_iterations: int = param(5, 'Robust (IRLS) steps of the pose and scale fit', low=1,
+                                  high=100)
+    inlier_threshold: float = param(0.1, 'Relative residual (over the distance to the camera) '
+                                         'of a tracking inlier', low=0.0)
+    min_pixels: int = param(200, 'Confident pixels a frame needs to start a map or be tracked',
+                            unit='px', low=1)
+    refine_pixels: int = param(3072, 'Pixel budget per keyframe of the window refinement (pair '
+                                     'maps subsampled to fit)', unit='px', low=64,
+                               high=1000000)
+    keyframe_overlap: float = param(0.8, 'A frame whose covisible fraction with its reference '
+                                         'keyframe falls below this becomes a keyframe',
+                                    low=0.0, high=1.0)
+    keyframe_parallax: float = param(0.1, 'A frame whose baseline to its reference keyframe '
+                                          'exceeds this fraction of its median depth becomes '
+                                          'a keyframe', low=0.0)
+    lost_overlap: float = param(0.2, 'Covisible fraction below which tracking is lost (the map '
+                                     'is re-initialised)', low=0.0, high=1.0)
+    lost_inliers: float = param(0.3, 'Fraction of sampled pixels agreeing with the fitted pose '
+                                     'below which tracking is lost', low=0.0, high=1.0)
+
+
+#: Parameters that moved, old name -> new name (an old name is refused with this hint).
+MOVED_PARAMS = {f'stream.{name}': f'live.{name}' for name in (
+    'track_keyframes', 'window', 'track_pixels', 'track_iterations', 'refine_pixels',
+    'keyframe_overlap', 'keyframe_parallax', 'lost_overlap', 'lost_inliers')}
 
 
 @dataclass(frozen=True)
@@ -407,6 +420,7 @@ class Align3rConfig:
     graph: GraphConfig = field(default_factory=GraphConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scale: ScaleConfig = field(default_factory=ScaleConfig)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
-from align3r_ros.config import Align3rConfig
+from align3r_ros.config import MOVED_PARAMS, Align3rConfig
 from align3r_ros.errors import ConfigError
 
 NODE_NAME = 'align3r'
@@ -154,6 +154,9 @@ def config_from_flat(flat: Mapping[str, Any],
     """Apply {dotted name: value} overrides on ``base`` (defaults when None), validated."""
     specs = {spec.name: spec for spec in param_specs()}
     unknown = sorted(set(flat) - set(specs))
+    moved = [f'{name} (now {MOVED_PARAMS[name]})' for name in unknown if name in MOVED_PARAMS]
+    if moved:
+        raise ConfigError(f'renamed parameter(s): {", ".join(moved)}')
     if unknown:
         raise ConfigError(f'unknown parameter(s): {", ".join(unknown)}')
     base = base if base is not None else Align3rConfig()

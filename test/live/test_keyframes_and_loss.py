@@ -61,8 +61,8 @@ def test_sudden_turn_loses_tracking_and_reinitialises():
     assert np.isfinite(results[8].depth).mean() > 0.5
     # continuity: the new map starts where the last tracked pose was
     np.testing.assert_allclose(results[8].T_world_cam, results[7].T_world_cam, atol=1e-9)
-    assert engine.held_frames <= engine.config.stream.window
-    assert len(backend.live) <= engine.config.stream.window
+    assert engine.held_frames <= engine.config.live.window
+    assert len(backend.live) <= engine.config.live.window
 
 
 def test_keyframe_poses_expose_the_refined_window_without_rewriting_results():
@@ -71,7 +71,7 @@ def test_keyframe_poses_expose_the_refined_window_without_rewriting_results():
     results = _results(run_per_push(engine, frames))
     published = {r.stamp_ns: r.T_world_cam for r in results}
     keyframes = engine.keyframe_poses()
-    assert 3 <= len(keyframes) <= engine.config.stream.window
+    assert 3 <= len(keyframes) <= engine.config.live.window
     stamps = [kf.stamp_ns for kf in keyframes]
     assert stamps == sorted(stamps) and set(stamps) <= set(published)
     assert [kf.is_metric for kf in keyframes] == [results[-1].is_metric] * len(keyframes)

@@ -84,6 +84,6 @@ def test_metric_scale_and_dynamic_masks(live, seq):
 
 def test_keyframes_bound_state_and_backend_cache(live):
     engine, backend, _ = live
-    window = engine.config.stream.window
+    window = engine.config.live.window
     assert 1 <= engine.held_frames <= window
     assert backend.max_live <= window + 1 and len(backend.live) <= window

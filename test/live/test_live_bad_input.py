@@ -80,7 +80,7 @@ def test_size_change_resets_the_world_and_keeps_streaming():
     assert 'size changed' in results[5].status
     np.testing.assert_allclose(results[5].T_world_cam, np.eye(4), atol=1e-9)  # a new world
     assert all(r.status == '' for r in results[6:])
-    assert len(backend.live) <= engine.config.stream.window
+    assert len(backend.live) <= engine.config.live.window
 
 
 def test_unusable_frames_are_dropped_before_the_aligner():

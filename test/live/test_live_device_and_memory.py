@@ -14,7 +14,7 @@ from live_helpers import RecordingBackend, live_config, run_per_push, single_tor
 
 def _keyframe_devices(engine):
     stream = engine._stream
-    return {t.device.type for kf in stream.keyframes
+    return {t.device.type for kf in stream.window.keyframes
             for t in (kf.T_world_cam, kf.depth, kf.confidence, kf.dynamic, kf.weight)}
 
 
@@ -41,7 +41,7 @@ def test_state_lives_on_cuda():
 
 
 def test_held_state_is_bounded_over_a_long_run():
-    config = live_config(preprocess={'long_side': 48}, stream={'window': 3})
+    config = live_config(preprocess={'long_side': 48}, live={'window': 3})
     backend = RecordingBackend(OracleBackend.from_config(config))
     engine = Engine(config, backend)
     held, cached = [], []
@@ -49,8 +49,8 @@ def test_held_state_is_bounded_over_a_long_run():
         for frame in iter_frames(80, 36, 48, seed=5, num_movers=1, speed=3.0):
             assert len(engine.push(frame)) == 1
             held.append(engine.held_frames)
-            cached.append(len(engine._stream.cache))
-    window = config.stream.window
+            cached.append(len(engine._stream.window.cache))
+    window = config.live.window
     assert engine._stream.keyframes_added > 2 * window  # the window really slid
     assert max(held) <= window and max(cached) <= window * (window - 1)
     assert backend.max_live <= window + 1 and len(backend.live) <= window

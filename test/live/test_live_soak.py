@@ -24,7 +24,7 @@ def test_long_run_memory_is_flat():
     config = live_config(preprocess={'long_side': 48})
     backend = RecordingBackend(OracleBackend.from_config(config))
     engine = Engine(config, backend)
-    window = config.stream.window
+    window = config.live.window
     with single_torch_thread():
         for k, frame in enumerate(iter_frames(FRAMES, 36, 48, seed=7, num_movers=1,
                                               speed=2.0)):

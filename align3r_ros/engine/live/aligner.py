@@ -1,21 +1,26 @@
 """Live mode: every frame tracked against keyframes and returned by its own ``push``.
 
-Per frame f (latency 0 frames; nothing waits for a later frame):
+A visible state machine (:class:`LiveState`): INIT (no map: the next frame starts one),
+TRACKING (a map: the next frame is tracked against it), LOST (tracking was lost and the frame
+that lost it could not start a new map: the next one does, at the last frame's scale). Per
+frame f (latency 0 frames; nothing waits for a later frame):
 
 1. *Bootstrap* (no keyframe yet, or after tracking was lost): f's self-pair (f, f) gives its
    point map in its own camera; the focal comes from it (unless known, or already shared), its
    depth is the map's z, its pose the last published one (identity at the start). f becomes
    the first keyframe. After a loss the new map's scale is set so that f's median depth matches
    the last published frame's (continuity, not a measurement).
-2. *Tracking*: pairs (f, k) with the ``stream.track_keyframes`` keyframes f is most likely to
-   see (the ones the previous frame saw best); pose and per-pair scale by a robust closed form
-   on a fixed pixel subsample (:mod:`align3r_ros.engine.live.tracking`); depth from f's own point
-   map at that scale; dynamic pixels where two estimates of f's points disagree (a second keyframe,
-   or the reverse pair (k, f) when only one keyframe exists).
-3. *Keyframe rule* (:mod:`align3r_ros.engine.live.keyframes`): covisibility and parallax
-   against the reference keyframe; loss when covisibility or the fit's inlier fraction collapses,
-   which re-initialises the map (status says so).
-4. *Refinement* when f becomes a keyframe: the window of at most ``stream.window`` keyframes is
+2. *Tracking* (:func:`~align3r_ros.engine.live.track.track_frame`, which returns a
+   :class:`~align3r_ros.engine.live.track.TrackOutcome` and changes nothing): pairs (f, k)
+   with the ``live.track_keyframes`` keyframes f most likely sees; pose and per-pair scale by a
+   robust closed form on a fixed pixel subsample (:mod:`~align3r_ros.engine.live.tracking`);
+   depth from f's own point map at that scale; dynamic pixels where two estimates of f's points
+   disagree; covisibility and parallax against the keyframes.
+3. *Acting on the outcome*: ``is_lost`` (covisibility or inlier fraction collapsed) drops the
+   map and re-initialises it from f (status says so); otherwise f's view of the tracked
+   keyframes is fused into them and theirs into f's depth (``fusion``), and
+   ``needs_keyframe`` (:mod:`~align3r_ros.engine.live.keyframes`) makes f a keyframe.
+4. *Refinement* when f becomes a keyframe: the window of at most ``live.window`` keyframes is
    re-aligned by the existing solver on subsampled pairs (:mod:`align3r_ros.engine.live.refine`);
    f's own result carries the refined pose and depth; later frames track against the refined
    keyframes. Results already returned are never rewritten; :meth:`LiveAligner.keyframe_poses`
@@ -23,19 +28,19 @@ Per frame f (latency 0 frames; nothing waits for a later frame):
 
 Metric scale (``scale.metric``) is estimated on each new keyframe and smoothed as in clip mode;
 ``output.resolution`` is applied by ``steps.output.frame_result``. Memory: at most
-``stream.window`` keyframes and their cached pair maps; the backend forgets every other frame
+``live.window`` keyframes and their cached pair maps; the backend forgets every other frame
 after its push. The default per-frame path runs no iterative polish.
 
-Over 300 lines: one state machine (bootstrap, tracking, loss, keyframes, output) whose stages
-share its state; the maths lives in ``tracking``, ``keyframes``, ``fusion`` and ``refine``.
+The map (keyframes, pair cache, metric tracker, K) is a
+:class:`~align3r_ros.engine.live.window.KeyframeWindow`; the maths lives in ``tracking``,
+``keyframes``, ``fusion`` and ``refine``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple
+from enum import Enum
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -43,58 +48,66 @@ import torch
 from align3r_ros.align.focal import estimate_focal
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
+from align3r_ros.engine.live.fusion import fold_into_keyframes, fused_frame_depth
+from align3r_ros.engine.live.keyframes import (LiveKeyframe, dynamic_from_disagreement,
+                                               is_lost, needs_keyframe, new_keyframe)
+from align3r_ros.engine.live.pairs import PairMaps
+from align3r_ros.engine.live.track import TrackOutcome, track_frame
+from align3r_ros.engine.live.window import KeyframeWindow
+from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.engine.steps.metric_scale import metric_scale_enabled
+from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
-from align3r_ros.engine.live.fusion import (fold_into_keyframes, fused_frame_depth,
-                                            reverse_pair_points)
-from align3r_ros.engine.live.keyframes import (LiveKeyframe, camera_points, covisibility,
-                                               dynamic_from_disagreement, new_keyframe, parallax)
-from align3r_ros.engine.live.refine import (PairCache, predict_new_pairs, refine_window,
-                                            subsample_stride)
-from align3r_ros.engine.live.tracking import TrackInput, fit_pose, frame_depth, sample_pixels
 from align3r_ros.runtime import resolve_device
-from align3r_ros.engine.steps.frame_prep import PreparedFrame
-from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                   metric_scale_enabled)
-from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.structures import FrameResult, KeyframePose, StageTimings
 
-#: Pixels of f used for covisibility.
-COVIS_PIXELS = 2048
+
+class LiveState(Enum):
+    """Where live mode stands between two frames (module docstring)."""
+
+    INIT = 'init'
+    TRACKING = 'tracking'
+    LOST = 'lost'
 
 
 class LiveAligner:
     """The live-mode stream aligner (see module docstring); a ``StreamAligner``.
 
     Args:
-        config: engine config (``stream``, ``align``, ``dynamic``, ``scale``, ``output``,
+        config: engine config (``live``, ``align``, ``dynamic``, ``scale``, ``output``,
             ``camera``, ``runtime`` groups are read).
         backend: pairwise backend (its ``forget`` is called for every frame that leaves).
+
+    Attributes:
+        state: the current :class:`LiveState`.
+        window: the map (:class:`~align3r_ros.engine.live.window.KeyframeWindow`).
+        keyframes_added: keyframes added since the aligner was built.
+        tracking_losses: frames whose tracking was lost since the aligner was built.
     """
 
     def __init__(self, config: Align3rConfig, backend: PairwiseBackend) -> None:
         self.config = config
         self.backend = backend
         self.device = resolve_device(config.runtime.device)
-        self.keyframes: Deque[LiveKeyframe] = deque()
-        self.metric = MetricScaleTracker(config.scale.smoothing)
-        self.cache = PairCache()
-        self.K: Optional[np.ndarray] = None
+        self.state = LiveState.INIT
+        self.window = KeyframeWindow(config, backend, self.device)
         self.last_T_world_cam = np.eye(4)
+        self.keyframes_added = 0
+        self.tracking_losses = 0
         self._last_median_depth: Optional[float] = None
-        self._seen: Dict[int, float] = {}
         self._pending_status = ''
         self._timings = StageTimings()
+        self._network_s = 0.0
+        self._K_hw: Optional[Tuple[int, int]] = None
         self._generator = torch.Generator().manual_seed(0)
-        self.keyframes_added = 0
-        self.tracking_lost = 0
 
     # ---- StreamAligner interface ------------------------------------------------------------
 
     @property
     def held_frames(self) -> int:
         """Keyframes held (nothing else waits: every frame is emitted by its own push)."""
-        return len(self.keyframes)
+        return len(self.window)
 
     @property
     def timings(self) -> StageTimings:
@@ -103,32 +116,26 @@ class LiveAligner:
     def keyframe_poses(self) -> List[KeyframePose]:
         """The window's keyframes, oldest first, with their latest refined poses (metric when
         the metric scale is known); [] before the first keyframe and after a reset or loss."""
-        scale = self.metric.scale if metric_scale_enabled(
-            self.config.scale.metric, self._metric_prior_seen) else None
-        out = []
-        for kf in self.keyframes:
-            T = kf.T_world_cam.double().cpu().numpy().copy()
-            if scale is not None:
-                T[:3, 3] *= scale
-            out.append(KeyframePose(stamp_ns=int(kf.prepared.stamp_ns), T_world_cam=T,
-                                    is_metric=scale is not None))
-        return out
+        return self.window.poses()
 
     def push(self, prepared: PreparedFrame) -> List[FrameResult]:
         """Align ``prepared``; returns exactly its result."""
         start = time.perf_counter()
         self._network_s = 0.0
         status, self._pending_status = self._pending_status, ''
-        if self.keyframes and self.keyframes[-1].prepared.network_hw != prepared.network_hw:
-            status = _join(status, self._drop_map('reset: network size changed'))
+        if len(self.window) and self.window.newest.prepared.network_hw != prepared.network_hw:
+            self._drop_map(LiveState.INIT)
+            status = _join(status, 'reset: network size changed')
         try:
-            if not self.keyframes:
-                result = self._bootstrap(prepared, status, target_median=None)
-            else:
-                result = self._track(prepared, status)
+            if self.state is LiveState.TRACKING:
+                result = self._act(prepared, track_frame(prepared, self.window, self._predict,
+                                                         self.config, self._generator), status)
+            else:  # INIT, or LOST: a new map, at the last frame's scale after a loss
+                target = self._last_median_depth if self.state is LiveState.LOST else None
+                result = self._initialise(prepared, status, target)
         except (Align3rError, ValueError, RuntimeError, np.linalg.LinAlgError) as error:
             result = self._failed(prepared, _join(status, f'tracking failed: {error}'))
-        if not any(kf.key == prepared.view.key for kf in self.keyframes):
+        if not self.window.holds(prepared.view.key):
             self.backend.forget([prepared.view.key])
         total_s = time.perf_counter() - start
         # align: everything but the backend (tracking, fusion, refinement, output)
@@ -143,50 +150,56 @@ class LiveAligner:
 
     def reset(self, status: str) -> List[FrameResult]:
         """Forget the map (new size, caller's reset); ``status`` goes on the next result."""
-        self._drop_map('')
+        self._drop_map(LiveState.INIT)
         self.last_T_world_cam = np.eye(4)
         self._last_median_depth = None
         self._pending_status = _join(self._pending_status, status)
         return []
 
-    # ---- stages -----------------------------------------------------------------------------
+    # ---- the state machine ------------------------------------------------------------------
 
-    @property
-    def _metric_prior_seen(self) -> bool:
-        return bool(self.keyframes) and self.keyframes[-1].prepared.metric_prior is not None
+    def _act(self, prepared: PreparedFrame, outcome: TrackOutcome, status: str) -> FrameResult:
+        """TRACKING: act on the outcome of tracking ``prepared``."""
+        if outcome.failure:
+            return self._failed(prepared, _join(status, f'tracking failed: {outcome.failure}'))
+        live = self.config.live
+        if is_lost(outcome.overlap, outcome.inliers, live):
+            self.tracking_losses += 1
+            note = (f'tracking lost (covisibility {outcome.overlap:.2f}, inliers '
+                    f'{outcome.inliers:.2f}): re-initialised')
+            self._drop_map(LiveState.LOST)
+            return self._initialise(prepared, _join(status, note), self._last_median_depth,
+                                    own=outcome.own)
+        self.window.observed(outcome.tracked, outcome.overlaps)
+        threshold = self.config.dynamic.threshold
+        self.window.replace(fold_into_keyframes(outcome.tracked, outcome.edges, outcome.fit,
+                                                threshold))
+        depth = fused_frame_depth(outcome.depth, outcome.edges, outcome.dynamic,
+                                  outcome.T_world_cam, self.window.K_tensor(),
+                                  self.window.keyframes, threshold)
+        nan = torch.full_like(depth, float('nan'))
+        frame = new_keyframe(prepared, outcome.T_world_cam,
+                             torch.where(outcome.valid, depth, nan), outcome.confidence,
+                             outcome.dynamic)
+        if needs_keyframe(outcome.overlap, outcome.parallax, live):
+            self._add_keyframe(frame)
+            frame, note, network_s = self.window.refine()
+            self._network_s += network_s
+            status = _join(status, note)
+        return self._emit(prepared, frame, outcome.fit.residual, status)
 
-    def _drop_map(self, status: str) -> str:
-        self.backend.forget([kf.key for kf in self.keyframes])
-        self.keyframes.clear()
-        self.cache.clear()
-        self.metric.reset()
-        self._seen.clear()
-        return status
-
-    def _K_tensor(self) -> torch.Tensor:
-        return torch.as_tensor(self.K, dtype=torch.float64, device=self.device)
-
-    def _predict(self, views, edges) -> list:
-        start = time.perf_counter()
-        predictions = self.backend.predict(views, np.asarray(edges, np.int64))
-        self._network_s += time.perf_counter() - start
-        dev = self.device
-        return [(torch.as_tensor(predictions.pts_i[e], device=dev),
-                 torch.as_tensor(predictions.conf_i[e], device=dev),
-                 torch.as_tensor(predictions.pts_j[e], device=dev),
-                 torch.as_tensor(predictions.conf_j[e], device=dev))
-                for e in range(predictions.num_edges)]
-
-    def _bootstrap(self, prepared: PreparedFrame, status: str,
-                   target_median: Optional[float], own: Optional[tuple] = None
-                   ) -> FrameResult:
-        """Start a map at ``prepared`` from its self-pair (f, f) (or ``own`` = (pts, conf):
-        its point map from a pair already predicted). The self-pair's two maps of the same
-        frame give a first dynamic mask where they disagree (focal and depth skip it)."""
+    def _initialise(self, prepared: PreparedFrame, status: str,
+                    target_median: Optional[float], own: Optional[PairMaps] = None
+                    ) -> FrameResult:
+        """INIT / LOST: start a map at ``prepared`` from its self-pair (f, f) (or from ``own``,
+        a pair (f, k) already predicted: its f map). The self-pair's two maps of the same
+        frame give a first dynamic mask where they disagree (focal and depth skip it).
+        ``target_median``: scale the new map so f's median depth is this (continuity)."""
         if own is None:
-            pts, conf, other, conf_other = self._predict([prepared.view], [(0, 0)])[0]
+            pair = self._predict([prepared.view], [(0, 0)])[0]
+            pts, conf, other, conf_other = pair.pts_i, pair.conf_i, pair.pts_j, pair.conf_j
         else:
-            pts, conf = own
+            pts, conf = own.pts_i, own.conf_i
             other, conf_other = pts, conf
         cfg = self.config
         h, w = prepared.network_hw
@@ -199,21 +212,12 @@ class LiveAligner:
         z = pts[..., 2]
         confident = torch.isfinite(pts).all(-1) & (z > 0) & (conf >= cfg.align.min_conf_thr)
         static = int((confident & ~dynamic).sum())
-        if static < cfg.scale.min_pixels:  # e.g. the self-pair's two maps disagree everywhere
+        if static < cfg.live.min_pixels:  # e.g. the self-pair's two maps disagree everywhere
             return self._failed(prepared, _join(status, (
                 f'not initialised: too few confident static pixels ({static} < '
-                f'{cfg.scale.min_pixels}; {int(confident.sum())} confident, '
+                f'{cfg.live.min_pixels}; {int(confident.sum())} confident, '
                 f'{int(dynamic.sum())} dynamic)')))
-        if prepared.K_known is not None:
-            self.K = np.asarray(prepared.K_known, np.float64)
-        elif self.K is None:
-            cx, cy = default_principal_point(h, w)
-            use = confident & ~dynamic
-            flat = torch.where(use[..., None], pts, torch.zeros_like(pts))
-            focal = estimate_focal(flat.reshape(-1, 3).cpu().numpy(), (h, w), (cx, cy))
-            if not (np.isfinite(focal) and focal > 0):
-                focal = float(max(h, w))
-            self.K = intrinsics_matrix(focal, focal, cx, cy)
+        self._share_K(prepared, pts, confident & ~dynamic)
         depth = torch.where(confident, z, torch.full_like(z, float('nan'))).float()
         if target_median is not None:
             median = float(depth[confident].median())
@@ -222,126 +226,46 @@ class LiveAligner:
         T = torch.as_tensor(self.last_T_world_cam, dtype=torch.float64, device=self.device)
         keyframe = new_keyframe(prepared, T, depth, conf.float(), dynamic)
         self._add_keyframe(keyframe)
+        self.state = LiveState.TRACKING
         return self._emit(prepared, keyframe, float('nan'), status)
 
-    def _ranked_keyframes(self) -> List[LiveKeyframe]:
-        """Keyframes by the previous frame's covisibility (unseen ones by recency)."""
-        order = sorted(range(len(self.keyframes)),
-                       key=lambda n: (self._seen.get(self.keyframes[n].key, -1.0), n),
-                       reverse=True)
-        return [self.keyframes[n] for n in order[:self.config.stream.track_keyframes]]
-
-    def _track(self, prepared: PreparedFrame, status: str) -> FrameResult:
-        cfg = self.config
-        stream = cfg.stream
-        chosen = self._ranked_keyframes()
-        views = [prepared.view] + [kf.prepared.view for kf in chosen]
-        edges = [(0, n + 1) for n in range(len(chosen))]
-        reverse = len(chosen) == 1 and cfg.dynamic.enabled
-        if reverse:
-            edges.append((1, 0))
-        maps = self._predict(views, edges)
-        K = self._K_tensor()
-        inputs = [TrackInput(pts_i=m[0], conf_i=m[1], pts_j=m[2], conf_j=m[3],
-                             X_world=kf.world_points(K).to(m[2].dtype),
-                             usable=kf.usable(cfg.align.min_conf_thr))
-                  for m, kf in zip(maps, chosen)]
-        fit = fit_pose(inputs, stream.track_pixels, stream.track_iterations,
-                       cfg.dynamic.threshold, cfg.scale.min_pixels,
-                       float(np.log(cfg.align.min_conf_thr)), self._generator)
-        T = fit.T_world_cam()
-        depth, conf, points = frame_depth(inputs, fit.scales)
-        dynamic = torch.zeros(conf.shape, dtype=torch.bool, device=conf.device)
-        if cfg.dynamic.enabled:
-            second = points[1] if not reverse else \
-                reverse_pair_points(maps[-1][0], maps[-1][2], chosen[0], fit,
-                                    cfg.align.min_conf_thr)
-            if second is not None:
-                dynamic = dynamic_from_disagreement(points[0], second, conf,
-                                                    cfg.dynamic.threshold)
-        valid = torch.isfinite(depth) & (depth > 0) & (conf >= cfg.align.min_conf_thr)
-        if int(valid.sum()) < cfg.scale.min_pixels:
-            return self._failed(prepared, _join(status, 'tracking failed: too few confident '
-                                                        'pixels in the frame'))
-        world = self._sample_world(depth, valid & ~dynamic, K, T)
-        overlaps = [covisibility(world, kf, K, prepared.network_hw) for kf in chosen]
-        best = int(np.argmax(overlaps))
-        median_depth = float(depth[valid].median())
-        if overlaps[best] < stream.lost_overlap or fit.inlier_fraction < stream.lost_inliers:
-            self.tracking_lost += 1
-            note = (f'tracking lost (covisibility {overlaps[best]:.2f}, inliers '
-                    f'{fit.inlier_fraction:.2f}): re-initialised')
-            self._drop_map('')
-            return self._bootstrap(prepared, _join(status, note), self._last_median_depth,
-                                   own=(maps[0][0], maps[0][1]))
-        self._seen = {kf.key: o for kf, o in zip(chosen, overlaps)}
-        threshold = cfg.dynamic.threshold
-        fused = fold_into_keyframes(chosen, inputs, fit, threshold)
-        self.keyframes = deque(fused.get(kf.key, kf) for kf in self.keyframes)
-        depth = fused_frame_depth(depth, inputs, dynamic, T, K, self.keyframes, threshold)
-        residual = fit.residual
-        frame = new_keyframe(prepared, T,
-                             torch.where(valid, depth, torch.full_like(depth, float('nan'))),
-                             conf, dynamic)
-        if overlaps[best] < stream.keyframe_overlap or \
-                parallax(T, chosen[best], median_depth) > stream.keyframe_parallax:
-            frame, note = self._new_keyframe(frame)
-            status = _join(status, note)
-        return self._emit(prepared, frame, residual, status)
-
-    def _sample_world(self, depth, mask, K, T) -> torch.Tensor:
-        index = sample_pixels(mask, COVIS_PIXELS, self._generator)
-        cam = camera_points(depth, K).reshape(-1, 3)[index].double()
-        return cam @ T[:3, :3].T + T[:3, 3]
-
-    def _new_keyframe(self, frame: LiveKeyframe) -> Tuple[LiveKeyframe, str]:
-        """Add ``frame`` as a keyframe and refine the window; returns the refined frame."""
-        self._add_keyframe(frame)
-        window = list(self.keyframes)
-        hw = frame.prepared.network_hw
-        stride = subsample_stride(hw, self.config.stream.refine_pixels)
-        views = [kf.prepared.view for kf in window]
-        self._network_s += predict_new_pairs(views, self.backend, self.cache, stride)
-        s = slice(None, None, stride)
-        depth_sub = np.stack([kf.depth[s, s].cpu().numpy() for kf in window])
-        T_now = np.stack([kf.T_world_cam.cpu().numpy() for kf in window])
-        outcome = refine_window([kf.key for kf in window], T_now, depth_sub, self.K, stride,
-                                self.cache, self.config)
-        if outcome.T_world_cam is None:
-            self._update_metric(self.keyframes[-1])
-            return self.keyframes[-1], outcome.status
-        refined = [dataclasses.replace(kf, T_world_cam=torch.as_tensor(
-                       T, dtype=torch.float64, device=self.device))
-                   for kf, T in zip(window, outcome.T_world_cam)]
-        self.keyframes = deque(refined)
-        self._update_metric(refined[-1])
-        return refined[-1], ''
+    def _share_K(self, prepared: PreparedFrame, pts: torch.Tensor, use: torch.Tensor) -> None:
+        """The map's K: the frame's known one, else the one shared at this network size, else
+        estimated from the points (pixels ``use``)."""
+        h, w = prepared.network_hw
+        if prepared.K_known is not None:
+            self.window.K = np.asarray(prepared.K_known, np.float64)
+        elif self.window.K is None or self._K_hw != (h, w):
+            cx, cy = default_principal_point(h, w)
+            flat = torch.where(use[..., None], pts, torch.zeros_like(pts))
+            focal = estimate_focal(flat.reshape(-1, 3).cpu().numpy(), (h, w), (cx, cy))
+            if not (np.isfinite(focal) and focal > 0):
+                focal = float(max(h, w))
+            self.window.K = intrinsics_matrix(focal, focal, cx, cy)
+        self._K_hw = (h, w)
 
     def _add_keyframe(self, keyframe: LiveKeyframe) -> None:
-        self.keyframes.append(keyframe)
+        self.window.add(keyframe)
         self.keyframes_added += 1
-        while len(self.keyframes) > self.config.stream.window:
-            self.backend.forget([self.keyframes.popleft().key])
-        self.cache.keep_only([kf.key for kf in self.keyframes])
-        if len(self.keyframes) == 1:
-            self._update_metric(keyframe)
 
-    def _update_metric(self, keyframe: LiveKeyframe) -> None:
-        prior = keyframe.prepared.metric_prior
-        if prior is None or not metric_scale_enabled(self.config.scale.metric, True):
-            return
-        usable = keyframe.usable(self.config.align.min_conf_thr).cpu().numpy()
-        self.metric.update(estimate_metric_scale(keyframe.depth.cpu().numpy(), prior, usable,
-                                                 self.config.scale.min_pixels))
+    def _drop_map(self, state: LiveState) -> None:
+        self.window.clear()
+        self.state = state
+
+    def _predict(self, views: Sequence, edges: Sequence[Tuple[int, int]]) -> List[PairMaps]:
+        start = time.perf_counter()
+        predictions = self.backend.predict(list(views), np.asarray(edges, np.int64))
+        self._network_s += time.perf_counter() - start
+        return [PairMaps.of_edge(predictions, e).to_device(self.device)
+                for e in range(predictions.num_edges)]
 
     def _failed(self, prepared: PreparedFrame, status: str) -> FrameResult:
         """Last pose, NaN depth, the shared K (or a default one), a status."""
         h, w = prepared.network_hw
-        if self.K is None:
+        K = self.window.K
+        if K is None:
             K = prepared.K_known if prepared.K_known is not None else \
                 intrinsics_matrix(max(h, w), max(h, w), *default_principal_point(h, w))
-        else:
-            K = self.K
         return frame_result(prepared, self.last_T_world_cam, np.full((h, w), np.nan, np.float32),
                             K, np.zeros((h, w), np.float32), np.zeros((h, w), bool), self.config,
                             self._scale(prepared), float('nan'), status)
@@ -349,7 +273,7 @@ class LiveAligner:
     def _scale(self, prepared: PreparedFrame) -> Optional[float]:
         if not metric_scale_enabled(self.config.scale.metric, prepared.metric_prior is not None):
             return None
-        return self.metric.scale
+        return self.window.metric.scale
 
     def _emit(self, prepared: PreparedFrame, frame: LiveKeyframe, residual: float,
               status: str) -> FrameResult:
@@ -366,7 +290,7 @@ class LiveAligner:
         if scale is None and metric_scale_enabled(self.config.scale.metric,
                                                   prepared.metric_prior is not None):
             status = _join(status, 'metric scale: not enough confident pixels')
-        return frame_result(prepared, T, depth, self.K, frame.confidence.cpu().numpy(),
+        return frame_result(prepared, T, depth, self.window.K, frame.confidence.cpu().numpy(),
                             frame.dynamic.cpu().numpy(), self.config, scale, residual, status)
 
 

@@ -14,8 +14,8 @@ the dynamic re-solve) on the subsampled maps with:
 * no temporal smoothing (keyframes are not consecutive frames), so the fast solver runs its
   fixed number of block iterations and no Adam polish.
 
-Bounded: at most ``stream.window`` frames, ``window·(window−1)`` pairs of at most
-``stream.refine_pixels`` pixels each, fixed iterations. The cache holds only pairs of keyframes
+Bounded: at most ``live.window`` frames, ``window·(window−1)`` pairs of at most
+``live.refine_pixels`` pixels each, fixed iterations. The cache holds only pairs of keyframes
 in the window (subsampled numpy arrays; its size is bounded the same way).
 """
 
@@ -31,6 +31,7 @@ import numpy as np
 from align3r_ros.align import FrameAnchor
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig
+from align3r_ros.engine.live.pairs import PairMaps, stack_predictions
 from align3r_ros.engine.steps.solve import solve_frames
 from align3r_ros.engine.steps.stages import depth_ratio
 from align3r_ros.structures import PairPredictions
@@ -80,23 +81,19 @@ class RefineOutcome:
 
 
 class PairCache:
-    """Subsampled pair predictions between keyframes, keyed by (key_i, key_j); bounded by
+    """Subsampled pair maps between keyframes, keyed by (key_i, key_j); bounded by
     :meth:`keep_only`."""
 
     def __init__(self) -> None:
-        self._pairs: Dict[PairKey, tuple] = {}
+        self._pairs: Dict[PairKey, PairMaps] = {}
 
     def __len__(self) -> int:
         return len(self._pairs)
 
     def add(self, keys: Sequence[int], predictions: PairPredictions, stride: int) -> None:
-        s = slice(None, None, stride)
         for e, (i, j) in enumerate(predictions.edges):
-            self._pairs[(int(keys[i]), int(keys[j]))] = (
-                np.ascontiguousarray(predictions.pts_i[e, s, s]),
-                np.ascontiguousarray(predictions.pts_j[e, s, s]),
-                np.ascontiguousarray(predictions.conf_i[e, s, s]),
-                np.ascontiguousarray(predictions.conf_j[e, s, s]))
+            self._pairs[(int(keys[i]), int(keys[j]))] = \
+                PairMaps.of_edge(predictions, e).subsampled(stride)
 
     def keep_only(self, keys: Sequence[int]) -> None:
         alive = set(int(k) for k in keys)
@@ -108,18 +105,14 @@ class PairCache:
     def predictions(self, keys: Sequence[int]) -> Optional[PairPredictions]:
         """Every cached pair among ``keys`` as predictions indexed into ``keys``."""
         index = {int(k): n for n, k in enumerate(keys)}
-        edges, parts = [], []
+        edges, maps = [], []
         for (ki, kj), value in self._pairs.items():
             if ki in index and kj in index:
                 edges.append((index[ki], index[kj]))
-                parts.append(value)
+                maps.append(value)
         if not edges:
             return None
-        return PairPredictions(edges=np.asarray(edges, np.int64),
-                               pts_i=np.stack([p[0] for p in parts]),
-                               pts_j=np.stack([p[1] for p in parts]),
-                               conf_i=np.stack([p[2] for p in parts]),
-                               conf_j=np.stack([p[3] for p in parts]))
+        return stack_predictions(edges, maps)
 
 
 def predict_new_pairs(views: Sequence, backend: PairwiseBackend, cache: PairCache,

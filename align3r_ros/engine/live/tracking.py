@@ -10,7 +10,7 @@ rigid pose (R, c) of f (camera-to-world) and one scale s_k per edge satisfy
 The fit alternates the closed-form blocks — per-edge scale by weighted least squares, then the
 pose by weighted Procrustes over all edges — inside a few IRLS steps (weights
 log(conf) / max(‖r‖, floor): an L1-like robust norm, so moving objects and bad predictions
-barely move the pose). Only a fixed subsample of pixels is used (``stream.track_pixels`` per
+barely move the pose). Only a fixed subsample of pixels is used (``live.track_pixels`` per
 edge), so the cost is constant per frame. f's depth is then its own point map at its scale,
 ``s_k pts_i,k.z``, averaged over the edges with log-confidence weights.
 

@@ -10,6 +10,8 @@ re-solve, so they no longer drag poses and pair scales.
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 
@@ -33,6 +35,21 @@ def detect_dynamic(residuals: np.ndarray, confidence: np.ndarray, threshold: flo
     structure[0, 1, :] = True
     structure[0, :, 1] = True
     return ndimage.binary_opening(raw, structure=structure)
+
+
+def detect_dynamic_torch(residual: torch.Tensor, confidence: torch.Tensor,
+                         threshold: float) -> torch.Tensor:
+    """(h, w) bool: the rule of :func:`detect_dynamic` for one frame, in torch on its device.
+
+    Residual above ``threshold`` on pixels with confidence > 1, then the same one-pixel
+    opening with a cross (the outside of the image counts as background).
+    """
+    raw = torch.isfinite(residual) & (residual > threshold) & (confidence > 1.0)
+    cross = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]],
+                         device=residual.device)[None, None]
+    eroded = F.conv2d(raw.float()[None, None], cross, padding=1) >= 5.0 - 1e-3
+    dilated = F.conv2d(eroded.float(), cross, padding=1) > 0.5
+    return dilated[0, 0] & raw
 
 
 def dynamic_pixel_weights(mask: np.ndarray, weight: float) -> np.ndarray:
