@@ -156,7 +156,8 @@ def _diagnostic_messages(output: Path) -> List[str]:
             for status in msg.status]
 
 
-@pytest.mark.parametrize('mode', [['--stream-mode', 'clip'], ['--mode', 'offline']])
+@pytest.mark.parametrize('mode', [['--stream-mode', 'live'], ['--stream-mode', 'clip'],
+                                  ['--mode', 'offline']])
 def test_metric_on_that_cannot_be_honoured_says_why(input_bag, tmp_path, mode):
     """scale.metric on with too few pixels: the report warns with the share of metric frames
     and the cause; every frame's status (in /diagnostics) names the cause and the counts."""

@@ -55,7 +55,7 @@ from align3r_ros.engine.live.pairs import PairMaps
 from align3r_ros.engine.live.track import TrackOutcome, track_frame
 from align3r_ros.engine.live.window import KeyframeWindow
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
-from align3r_ros.engine.steps.metric_scale import metric_scale_enabled
+from align3r_ros.engine.steps.metric_scale import metric_scale_enabled, metric_scale_note
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.errors import Align3rError
 from align3r_ros.geometry.camera import default_principal_point, intrinsics_matrix
@@ -287,9 +287,10 @@ class LiveAligner:
         if finite.size:
             self._last_median_depth = float(np.median(finite))
         scale = self._scale(prepared)
-        if scale is None and metric_scale_enabled(self.config.scale.metric,
-                                                  prepared.metric_prior is not None):
-            status = _join(status, 'metric scale: not enough confident pixels')
+        if scale is None:
+            status = _join(status, metric_scale_note(
+                self.config.scale.metric, prepared.metric_prior is not None,
+                self.window.metric_support, self.config.scale.min_pixels))
         return frame_result(prepared, T, depth, self.window.K, frame.confidence.cpu().numpy(),
                             frame.dynamic.cpu().numpy(), self.config, scale, residual, status)
 

@@ -21,7 +21,7 @@ from align3r_ros.engine.live.keyframes import LiveKeyframe
 from align3r_ros.engine.live.refine import (PairCache, predict_new_pairs, refine_window,
                                             subsample_stride)
 from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
-                                                   metric_scale_enabled)
+                                                   metric_scale_enabled, metric_support)
 from align3r_ros.structures import KeyframePose
 
 
@@ -43,6 +43,9 @@ class KeyframeWindow:
         self.keyframes: Deque[LiveKeyframe] = deque()
         self.cache = PairCache()
         self.metric = MetricScaleTracker(config.scale.smoothing)
+        #: confident static pixels with a metric prior of the last keyframe estimated (None:
+        #: none estimated yet) -- named in the status while the scale is unknown
+        self.metric_support: Optional[int] = None
         #: (3, 3) float64 intrinsics at the network resolution, shared by every keyframe.
         self.K: Optional[np.ndarray] = None
         self._seen: Dict[int, float] = {}
@@ -94,6 +97,7 @@ class KeyframeWindow:
         self.keyframes.clear()
         self.cache.clear()
         self.metric.reset()
+        self.metric_support = None
         self._seen.clear()
 
     def refine(self) -> Tuple[LiveKeyframe, str, float]:
@@ -127,7 +131,9 @@ class KeyframeWindow:
         if prior is None or not metric_scale_enabled(self.config.scale.metric, True):
             return
         usable = keyframe.usable(self.config.align.min_conf_thr).cpu().numpy()
-        self.metric.update(estimate_metric_scale(keyframe.depth.cpu().numpy(), prior, usable,
+        depth = keyframe.depth.cpu().numpy()
+        self.metric_support = int(metric_support(depth, prior, usable).sum())
+        self.metric.update(estimate_metric_scale(depth, prior, usable,
                                                  self.config.scale.min_pixels))
 
     def poses(self) -> List[KeyframePose]:

@@ -49,7 +49,7 @@ def metric_scale_note(mode: MetricScaleMode, prior_is_metric: bool,
         return ('metric scale: scale.metric is on but there is no metric prior '
                 '(prior.kind / backend gives relative depth)') if mode == MetricScaleMode.ON else ''
     if support_pixels is None:
-        return 'metric scale: not estimated (alignment failed)'
+        return 'metric scale: not estimated yet (no aligned clip or keyframe)'
     return (f'metric scale: {int(support_pixels)} confident static pixels with a metric prior, '
             f'below scale.min_pixels {int(min_pixels)}')
 
