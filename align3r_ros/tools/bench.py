@@ -1,6 +1,6 @@
 """``align3r-bench``: run one benchmark script, which prints JSON.
 
-    align3r-bench [--debug] network|align|prior|messages|stream|gpu [args...]
+    align3r-bench [--debug] network|align|prior|messages|stream|gpu|odometry [args...]
 
 Each name maps to ``align3r_ros.benchmarks.<name>.main(argv)``; ``--help`` after the name shows
 that benchmark's own options. The benchmark runs under :func:`~align3r_ros.tools.cli.run_tool`:
@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 from align3r_ros.tools import cli
 
 PROG = 'align3r-bench'
-BENCHMARKS = ('network', 'align', 'prior', 'messages', 'stream', 'gpu')
+BENCHMARKS = ('network', 'align', 'prior', 'messages', 'stream', 'gpu', 'odometry')
 
 
 def _usage() -> str:
