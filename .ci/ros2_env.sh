@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A real ROS 2 (Kilted) runtime for the node's tests, from PyPI wheels, in a venv of its own.
 #
-#   source .ci/ros2_env.sh        # builds the venv the first time (~1-2 min), then reuses it (<1 s)
+#   source .ci/ros2_env.sh        # builds the venv the first time (~5 min), then reuses it (<1 s)
 #   "$ALIGN3R_ROS2_PYTHON" -m pytest -q test/ros
 #
 # What it does, idempotently:
@@ -14,7 +14,9 @@
 #      ../shared/ros2/ (or $ALIGN3R_TF2_TARBALL) into the venv prefix;
 #   5. exports the test environment: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (never discover
 #      over the LAN), a test-owned ROS_DOMAIN_ID, ROS_PYTHON_CHECK_FIELDS=1 (otherwise this rclpy
-#      serialises a wrong field type silently), and ALIGN3R_ROS2_PYTHON (the venv's interpreter).
+#      serialises a wrong field type silently), and ALIGN3R_ROS2_PYTHON (the venv's interpreter);
+#   6. adds `ros2 launch` and the ros2 CLI and builds the package with colcon
+#      (.ci/ros2_launch_env.sh, with a stamp of its own), exporting what `ros2 launch` needs.
 # A stamp file records the pins; a venv whose stamp matches is reused as is.
 # Sourced (not executed): it must not change the caller's shell options.
 
@@ -29,7 +31,9 @@ _align3r_ros2_setup() {
     echo "ros2_env: a system ROS 2 ($ROS_DISTRO) is sourced; use a shell without it" >&2
     return 1
   fi
-  if [ -n "${AMENT_PREFIX_PATH:-}" ] && [ "${AMENT_PREFIX_PATH}" != "$venv" ]; then
+  # (the value ros2_launch_env.sh exported, when sourced again, is ours)
+  if [ -n "${AMENT_PREFIX_PATH:-}" ] && [ "${AMENT_PREFIX_PATH}" != "$venv" ] &&
+     [ "${AMENT_PREFIX_PATH}" != "${ALIGN3R_ROS2_AMENT_PREFIX_PATH:-}" ]; then
     echo "ros2_env: AMENT_PREFIX_PATH=$AMENT_PREFIX_PATH points at another ROS 2; use a clean shell" >&2
     return 1
   fi
@@ -73,6 +77,10 @@ _align3r_ros2_setup() {
   export ROS_DOMAIN_ID="${ALIGN3R_ROS_DOMAIN_ID:-87}"
   export ROS_PYTHON_CHECK_FIELDS=1
   export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
+
+  # -- 6. `ros2 launch` and the ros2 CLI, the package built into a scratch workspace ------------
+  # shellcheck source=ros2_launch_env.sh
+  source "$root/.ci/ros2_launch_env.sh" && _align3r_ros2_launch_setup "$root" "$venv"
 }
 
 # tf2_msgs, tf2, tf2_py (cmake) and tf2_ros_py (pip) from the geometry2 subset tarball, into $1.
