@@ -197,6 +197,9 @@ class EngineStats:
         frames_out: results emitted.
         frames_dropped: frames dropped (equal stamp, unusable frame); each sets ``last_status``.
         resets: world resets (stamp went backwards, image size changed).
+        keyframes_added: keyframes the streaming aligner added (live: by the keyframe rule and
+            every (re-)initialisation; clip: one per clip whose keyframe joined the window).
+        tracking_losses: frames whose tracking was lost, each re-initialising the map (live).
         last_status: the last status note ('' normally).
         timings: the last stages' wall-clock times.
     """
@@ -205,6 +208,8 @@ class EngineStats:
     frames_out: int = 0
     frames_dropped: int = 0
     resets: int = 0
+    keyframes_added: int = 0
+    tracking_losses: int = 0
     last_status: str = ''
     timings: StageTimings = StageTimings()
 

@@ -7,8 +7,8 @@ push; ``flush`` counts as one push after the last), whether it became a keyframe
 set. Runs are meant for a fresh process each (:func:`align_cases.isolated`), so that peak memory is
 the run's own.
 
-Keyframes: live mode counts them on its aligner (``keyframes_added``); clip mode's keyframes
-are its clips (one per completed clip solve, i.e. per push that returned results).
+Keyframes: ``EngineStats.keyframes_added`` (live: the keyframe rule and every initialisation;
+clip: one per completed clip whose keyframe joined the window).
 """
 
 from __future__ import annotations
@@ -53,11 +53,6 @@ def ping_pong(frames: Sequence[Frame], count: int, period_ns: int) -> Iterator[F
                     gt_depth=frame.gt_depth, gt_T_world_cam=frame.gt_T_world_cam)
 
 
-def _keyframes(engine, pushes_with_results: int) -> int:
-    added = getattr(getattr(engine, '_stream', None), 'keyframes_added', None)
-    return int(added) if added is not None else pushes_with_results
-
-
 def _gpu_peak_mib(device: str) -> Optional[float]:
     import torch
 
@@ -89,7 +84,7 @@ class _PushLog:
         """``frames``, noting each frame's index and the moment its push starts."""
         for k, frame in enumerate(frames):
             self.pushed_at[int(frame.stamp_ns)] = k
-            self._keyframes_before = _keyframes(self.engine, self.with_results)
+            self._keyframes_before = self.engine.stats.keyframes_added
             self._emitted_now = False
             self._start = time.perf_counter()
             yield frame
@@ -104,8 +99,7 @@ class _PushLog:
     def on_frame(self, pushed: int) -> None:
         self.push_s.append(time.perf_counter() - self._start)
         self.with_results += self._emitted_now
-        self.keyframe_flags.append(_keyframes(self.engine, self.with_results) >
-                                   self._keyframes_before)
+        self.keyframe_flags.append(self.engine.stats.keyframes_added > self._keyframes_before)
         self.rss.append(rss_mib())
 
     def on_flush(self) -> None:

@@ -48,3 +48,13 @@ class StreamAligner(Protocol):
     def timings(self) -> StageTimings:
         """Times of the last alignment work (``prepare_ms`` is 0: the engine measures it)."""
         ...
+
+    @property
+    def keyframes_added(self) -> int:
+        """Keyframes added since the aligner was built (``EngineStats.keyframes_added``)."""
+        ...
+
+    @property
+    def tracking_losses(self) -> int:
+        """Frames whose tracking was lost since the aligner was built (0 in clip mode)."""
+        ...

@@ -170,6 +170,8 @@ class Engine:
         status = status or (results[-1].status if results else self._stats.last_status)
         self._stats = dataclasses.replace(self._stats,
                                           frames_out=self._stats.frames_out + len(results),
+                                          keyframes_added=self._stream.keyframes_added,
+                                          tracking_losses=self._stream.tracking_losses,
                                           last_status=status, timings=timings)
         return results
 

@@ -39,6 +39,8 @@ class RunReport:
         settings: (name, value) pairs worth stating (mode, backend, ...).
         warnings: one line each.
         metric_frames: frames whose result was metric (None: not counted).
+        keyframes_added, tracking_losses: the engine's counts (``EngineStats``; None: not
+            counted).
     """
 
     frames: int
@@ -51,6 +53,8 @@ class RunReport:
     settings: Tuple[Tuple[str, Any], ...] = ()
     warnings: Tuple[str, ...] = ()
     metric_frames: Optional[int] = None
+    keyframes_added: Optional[int] = None
+    tracking_losses: Optional[int] = None
 
     @property
     def ms_per_frame(self) -> float:
@@ -146,6 +150,8 @@ def report_to_dict(report: RunReport) -> Dict[str, Any]:
         'frames': report.frames,
         'metric_scale': bool(report.metric_scale),
         'metric_frames': report.metric_frames,
+        'keyframes_added': report.keyframes_added,
+        'tracking_losses': report.tracking_losses,
         'timing': {'total_s': _number(report.total_s),
                    'ms_per_frame': _number(report.ms_per_frame)},
     }
@@ -206,6 +212,9 @@ def report_to_markdown(document: Dict[str, Any], figures: List[str]) -> str:
                 f' ({document["metric_frames"]} of {document["frames"]} frames metric)'),
              f'- time: {_fmt(document["timing"]["total_s"], 2)} s total, '
              f'{_fmt(document["timing"]["ms_per_frame"], 1)} ms per frame']
+    if document.get('keyframes_added') is not None:
+        lines.append(f'- keyframes: {document["keyframes_added"]} added, '
+                     f'{document.get("tracking_losses") or 0} tracking losses')
     for name, value in document.get('settings', {}).items():
         lines.append(f'- {name}: {value}')
     depth = document.get('depth')

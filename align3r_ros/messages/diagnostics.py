@@ -23,6 +23,8 @@ class PipelineHealth:
         frames_rejected: inputs that failed conversion (bad encoding, size mismatch...).
         engine_errors: exceptions raised by the engine/backends (each followed by a reset).
         engine_resets: engine resets (errors, time jumping backwards, size changes).
+        keyframes_added: keyframes the engine added (``EngineStats.keyframes_added``).
+        tracking_losses: frames whose tracking was lost (live mode; each re-initialises).
         recent_drops: frames dropped since the previous report.
         recent_error: the last error happened since the previous report.
         is_metric: scale state of the last result: True metric (metres), False relative
@@ -44,6 +46,8 @@ class PipelineHealth:
     frames_rejected: int = 0
     engine_errors: int = 0
     engine_resets: int = 0
+    keyframes_added: int = 0
+    tracking_losses: int = 0
     recent_drops: int = 0
     recent_error: bool = False
     is_metric: Optional[bool] = None
@@ -85,7 +89,8 @@ def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: Mess
     """DiagnosticArray with one DiagnosticStatus describing ``health``.
 
     Level: ERROR after a recent error, WARN after recent drops or with an engine status note,
-    otherwise OK. Values (KeyValue, strings): queue, counters, scale, residual, per-stage latency.
+    otherwise OK. Values (KeyValue, strings): queue, counters (keyframes and tracking losses
+    too), scale, residual, per-stage latency.
     """
     level, message = _level_and_message(health, types)
     residual = '' if not math.isfinite(health.residual) else f'{health.residual:.6g}'
@@ -98,6 +103,8 @@ def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: Mess
         ('frames rejected', str(health.frames_rejected)),
         ('engine errors', str(health.engine_errors)),
         ('engine resets', str(health.engine_resets)),
+        ('keyframes added', str(health.keyframes_added)),
+        ('tracking losses', str(health.tracking_losses)),
         ('scale', scale_state(health.is_metric)),
         ('alignment residual', residual),
         ('dynamic pixel fraction', '' if not math.isfinite(health.dynamic_fraction) else

@@ -72,8 +72,8 @@ class PipelineCounters:
     """Counters shared by callbacks, worker and diagnostics timer (guarded by one lock).
 
     ``lost`` is the estimate of frames that never reached the node (stamp gaps, see
-    :mod:`align3r_ros.ros.arrivals`); ``engine_dropped`` / ``engine_resets`` add up the engines'
-    own counters over the rebuilds.
+    :mod:`align3r_ros.ros.arrivals`); ``engine_dropped`` / ``engine_resets`` /
+    ``engine_keyframes`` / ``engine_losses`` add up the engines' own counters over the rebuilds.
     """
 
     def __init__(self) -> None:
@@ -82,6 +82,8 @@ class PipelineCounters:
         self.lost = 0
         self.engine_dropped = self.engine_resets = 0
         self._retired_dropped = self._retired_resets = 0
+        self.engine_keyframes = self.engine_losses = 0
+        self._retired_keyframes = self._retired_losses = 0
         self.last_error = ''
         self.last_status = ''
         self.is_metric: Optional[bool] = None
@@ -107,12 +109,16 @@ class PipelineCounters:
         with self.lock:
             self.engine_dropped = self._retired_dropped + int(stats.frames_dropped)
             self.engine_resets = self._retired_resets + int(stats.resets)
+            self.engine_keyframes = self._retired_keyframes + int(stats.keyframes_added)
+            self.engine_losses = self._retired_losses + int(stats.tracking_losses)
             if stats.last_status:
                 self.last_status = stats.last_status
             self.timings = stats.timings
             if retire:
                 self._retired_dropped, self._retired_resets = (self.engine_dropped,
                                                                self.engine_resets)
+                self._retired_keyframes, self._retired_losses = (self.engine_keyframes,
+                                                                 self.engine_losses)
 
     def health(self, queue: FrameQueue) -> PipelineHealth:
         """A snapshot; 'recent' fields cover the time since the previous snapshot."""
@@ -127,6 +133,7 @@ class PipelineCounters:
                 frames_received=self.received, frames_published=self.published,
                 frames_dropped=dropped, frames_rejected=self.rejected,
                 engine_errors=self.errors, engine_resets=self.resets + self.engine_resets,
+                keyframes_added=self.engine_keyframes, tracking_losses=self.engine_losses,
                 recent_drops=recent_drops, recent_error=recent_error, is_metric=self.is_metric,
                 residual=self.residual, dynamic_fraction=self.dynamic_fraction,
                 timings=self.timings, publish_ms=self.publish_ms,

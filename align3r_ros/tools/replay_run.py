@@ -154,7 +154,8 @@ class _Sink:
         return PipelineHealth(
             frames_received=stats.frames_in, frames_published=self.writer.frames_written + 1,
             frames_dropped=stats.frames_dropped, frames_rejected=self.source.frames_skipped,
-            engine_resets=stats.resets, timings=stats.timings)
+            engine_resets=stats.resets, keyframes_added=stats.keyframes_added,
+            tracking_losses=stats.tracking_losses, timings=stats.timings)
 
 
 def default_engine_factory(mode: RunMode,
@@ -256,7 +257,8 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
         total_s=total_s, evaluation=evaluation, alignment=options.eval_alignment,
         depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
         settings=_settings(options, topics), warnings=tuple(warnings),
-        metric_frames=sum(sink.metric))
+        metric_frames=sum(sink.metric), keyframes_added=engine.stats.keyframes_added,
+        tracking_losses=engine.stats.tracking_losses)
     return ReplayOutcome(report=report, topics=topics, frames_read=frames.read,
                          frames_written=writer.frames_written,
                          frames_with_depth=sink.with_depth, trajectory=sink.trajectory(),

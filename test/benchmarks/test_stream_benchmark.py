@@ -9,12 +9,15 @@ import torch
 
 from align3r_ros.benchmarks import stream
 from align3r_ros.benchmarks.stream_cases import drive, network_run, ping_pong
+from align3r_ros.structures import EngineStats
 
 pytest.importorskip('cv2')
 
 
 class _Recorder:
     """A FrameEngine stand-in: results come out ``delay`` pushes late, the rest at flush."""
+
+    stats = EngineStats()  # no keyframes
 
     def __init__(self, delay: int) -> None:
         self.delay = delay

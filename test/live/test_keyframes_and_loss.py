@@ -19,7 +19,7 @@ def test_static_camera_adds_no_keyframe():
     frames = make_sequence(12, 48, 64, seed=4, num_movers=0, speed=0.0).frames
     engine, _ = live_engine()
     results = _results(run_per_push(engine, frames))
-    assert engine._stream.keyframes_added == 1  # the bootstrap only
+    assert engine.stats.keyframes_added == 1  # the bootstrap only
     centres = poses(results)[:, :3, 3]
     assert np.abs(centres - centres[0]).max() < 0.02 * np.nanmedian(results[0].depth)
     assert all(r.status == '' for r in results)
@@ -30,7 +30,7 @@ def test_repeated_frame_adds_no_keyframe():
     frames = [dataclasses.replace(frame, stamp_ns=frame.stamp_ns + k) for k in range(8)]
     engine, _ = live_engine()
     results = _results(run_per_push(engine, frames))
-    assert engine._stream.keyframes_added == 1
+    assert engine.stats.keyframes_added == 1
     assert np.isfinite(poses(results)).all()
     T = poses(results)
     np.testing.assert_allclose(T[:, :3, :3], np.repeat(np.eye(3)[None], 8, 0), atol=5e-3)
@@ -41,12 +41,12 @@ def test_moving_camera_adds_keyframes_by_content_not_every_frame():
     frames = make_sequence(30, 48, 64, seed=0, num_movers=0, speed=2.0).frames
     engine, _ = live_engine()
     _results(run_per_push(engine, frames))
-    added = engine._stream.keyframes_added
+    added = engine.stats.keyframes_added
     assert 3 <= added <= 15
     # the rule, not a period: a faster camera needs more keyframes over the same frames
     slow, _ = live_engine()
     _results(run_per_push(slow, make_sequence(30, 48, 64, seed=0, num_movers=0).frames))
-    assert slow._stream.keyframes_added < added
+    assert slow.stats.keyframes_added < added
 
 
 def test_sudden_turn_loses_tracking_and_reinitialises():
@@ -56,6 +56,7 @@ def test_sudden_turn_loses_tracking_and_reinitialises():
     results = _results(run_per_push(engine, frames))
     assert all(r.status == '' for r in results[:8])
     assert 'tracking lost' in results[8].status and 're-initialised' in results[8].status
+    assert engine.stats.tracking_losses == 1
     assert all(r.status == '' for r in results[9:])  # tracking again in the new map
     assert np.isfinite(poses(results)).all()
     assert np.isfinite(results[8].depth).mean() > 0.5

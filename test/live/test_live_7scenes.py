@@ -35,4 +35,4 @@ def test_live_on_real_frames(frames):
     abs_rel, coverage = median_scaled_abs_rel(np.stack([r.depth for r in results]), gt,
                                               np.isfinite(gt))
     assert abs_rel < 0.02 and coverage > 0.8
-    assert engine._stream.keyframes_added >= 2 and engine.stats.resets == 0
+    assert engine.stats.keyframes_added >= 2 and engine.stats.resets == 0

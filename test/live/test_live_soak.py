@@ -34,5 +34,5 @@ def test_long_run_memory_is_flat():
                 gc.collect()
                 rss_warm = rss_mib()
     gc.collect()
-    assert engine._stream.keyframes_added > 10 * window
+    assert engine.stats.keyframes_added > 10 * window
     assert rss_mib() <= 1.05 * rss_warm

@@ -69,6 +69,9 @@ class ClipAligner:
         self.last_T_world_cam = np.eye(4)
         self._timings = StageTimings()
         self._pending_status = ''
+        #: keyframes that joined the window; clip mode never loses tracking
+        self.keyframes_added = 0
+        self.tracking_losses = 0
 
     def keyframe_poses(self) -> List[KeyframePose]:
         """[]: clip mode publishes a clip's poses once, after its solve; nothing moves later."""
@@ -166,6 +169,7 @@ class ClipAligner:
             self.backend.forget([clip[0].view.key])
             return
         self.window.append(keyframe)
+        self.keyframes_added += 1
         while len(self.window) > self.config.clip.keyframe_window - 1:
             self.backend.forget([self.window.popleft().prepared.view.key])
 
