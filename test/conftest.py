@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths to ../shared, markers that skip cleanly.
+"""Shared test fixtures: paths to ../shared, markers that skip cleanly, torch on one thread.
 
 Tests that need the shared folder (parity fixtures, real recordings) take the ``shared`` fixture;
 where it is absent (a fresh clone) they skip, and the terminal summary says how many and why in
@@ -96,3 +96,20 @@ def tiny_dav2(dav2_dir):
     model = build_depth_anything_v2(json.loads((dav2_dir / 'config.json').read_text()))
     load_state_dict_strict(model, load_file(str(dav2_dir / 'weights.safetensors')))
     return model
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Torch on one intra-op thread from the first test that asks until the end of its module
+    (then restored): ``support.torch_threads.single_torch_thread``, which sets it through the
+    runtime configuration (``runtime.threads``) as every entry point does.
+
+    On a loaded 2-core machine a second thread oversubscribes the cores (the OpenMP pool's
+    spin-waiting made one tiny-network clip cost 4-8 s of CPU instead of 0.4 s); one thread
+    also makes cpu reductions bitwise reproducible run to run.
+    """
+    pytest.importorskip('torch')
+    from support.torch_threads import single_torch_thread
+
+    with single_torch_thread():
+        yield

@@ -9,7 +9,7 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine.engine import Engine, align_sequence
 from align3r_ros.synthetic import make_sequence
 
-from streaming.engine_helpers import oracle_config
+from support.configs import oracle_config
 
 
 def _tagged(frames):

@@ -11,14 +11,12 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from align_synthetic import ate, depth_abs_rel, make_problem, trajectory_length  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # test/, for support (a script)
 
 from align3r_ros.align import align_pairs  # noqa: E402
-from align3r_ros.config import AlignConfig  # noqa: E402
+from align3r_ros.config import AlignConfig, RuntimeConfig  # noqa: E402
+from align3r_ros.runtime import configure_runtime  # noqa: E402
+from support.align_problem import ate, depth_abs_rel, make_problem, trajectory_length  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +25,7 @@ def main() -> None:
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--solvers', default='fast,adam')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    configure_runtime(RuntimeConfig(threads=args.threads))
     problem = make_problem(num_frames=args.frames)
     length = trajectory_length(problem.gt_T_world_cam)
     out = {'frames': args.frames, 'edges': int(problem.predictions.num_edges),

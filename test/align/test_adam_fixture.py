@@ -16,7 +16,7 @@ from align3r_ros.align.objective import (camera_poses, depth_maps, evaluate_loss
 from align3r_ros.align.optimise import run_adam
 from align3r_ros.align.params import focal_lengths, pair_scales
 from align3r_ros.align.problem import build_problem
-from fixture_states import RUNS, Fixture
+from support.align_fixture import Fixture, RUNS
 
 # One run (the demo / pose_test setting) in the default suite; each takes 10-60 s on 2 cores.
 DEFAULT_RUN = 'cloud_opt_flow_lin_lr0.01'

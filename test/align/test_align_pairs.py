@@ -14,7 +14,7 @@ from align3r_ros.config import AlignConfig
 from align3r_ros.errors import AlignmentError, InputError
 from align3r_ros.geometry.sim3 import umeyama_alignment
 from align3r_ros.structures import PairPredictions
-from align_synthetic import ate, depth_abs_rel, make_problem
+from support.align_problem import ate, depth_abs_rel, make_problem
 
 FAST = AlignConfig(solver='fast', temporal_weight=0.0)
 

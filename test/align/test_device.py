@@ -22,7 +22,7 @@ from align3r_ros.align.problem import build_problem
 from align3r_ros.config import Align3rConfig, AlignConfig, DynamicConfig, RuntimeConfig
 from align3r_ros.engine.steps import solve as solve_module
 from align3r_ros.engine.steps.solve import solve_frames
-from align_synthetic import ate, depth_abs_rel, make_problem
+from support.align_problem import ate, depth_abs_rel, make_problem
 
 FAST = AlignConfig(solver='fast', temporal_weight=0.0)
 ADAM = AlignConfig(solver='adam', iterations=30, temporal_weight=0.01)
@@ -37,16 +37,6 @@ def device(request) -> torch.device:
 @pytest.fixture(scope='module')
 def small():
     return make_problem(num_frames=6, h=20, w=32, window=2, noise=0.02, seed=5)
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread: multi-threaded cpu reductions in Adam's backward are not bitwise
-    reproducible run to run, one thread is (so equality below means the same path)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _tensors(obj):
@@ -71,7 +61,7 @@ def test_problem_tensors_and_initial_parameters_are_built_on_the_device(small):
 @pytest.mark.parametrize('config, tolerance', [(FAST, 0.02), (ADAM, 0.05)],
                          ids=['fast', 'adam'])
 def test_solvers_run_on_the_device_and_return_host_arrays(small, device, config, tolerance,
-                                                          one_thread):
+                                                          one_torch_thread):
     result = align_pairs(small.predictions, config, device=device)
     assert torch.device(result.device).type == device.type
     for array in (result.T_world_cam, result.depth, result.K, result.pw_scale):

@@ -12,7 +12,7 @@ from align3r_ros.align.init_params import init_from_points
 from align3r_ros.align.objective import camera_poses, depth_maps, evaluate_loss, objective_data
 from align3r_ros.align.params import focal_lengths, pair_matrices, pair_scales
 from align3r_ros.align.problem import build_problem
-from fixture_states import INIT_STATES, Fixture
+from support.align_fixture import Fixture, INIT_STATES
 
 
 @pytest.fixture(scope='module')

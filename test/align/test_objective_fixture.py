@@ -8,7 +8,7 @@ import torch
 
 from align3r_ros.align.objective import evaluate_loss, objective_data
 from align3r_ros.align.problem import build_problem
-from fixture_states import INIT_STATES, PARAM_NAMES, RUNS, Fixture
+from support.align_fixture import Fixture, INIT_STATES, PARAM_NAMES, RUNS
 
 
 @pytest.fixture(scope='module')

@@ -12,7 +12,6 @@ meaningless (random weights); the tests assert the engine's contract, not accura
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import List
 
@@ -28,18 +27,9 @@ SEVEN_SCENES_K = np.array([[585.0, 0.0, 320.0], [0.0, 585.0, 240.0], [0.0, 0.0, 
 
 
 @pytest.fixture(scope='module', autouse=True)
-def one_torch_thread():
-    """torch intra-op threads = 1 for each module here, restored afterwards.
-
-    The tiny networks gain nothing from a second thread, and on a loaded 2-core machine the
-    OpenMP pool's spin-waiting made one 3-frame clip cost 4-8 s of CPU instead of 0.4 s.
-    (``runtime.threads`` is not applied by any torch entry point, so it cannot do this.)
-    """
-    torch = pytest.importorskip('torch')
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _every_module_here_on_one_torch_thread(one_torch_thread):
+    """The tiny networks gain nothing from a second thread (test/conftest.py's fixture, taken
+    by every module here before its module-scoped fixtures run the engine)."""
 
 
 @pytest.fixture(scope='session')

@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 
 from align3r_ros.synthetic import make_sequence
-from live_helpers import live_engine, poses, run_per_push, turned
+from support.live_runs import live_engine, run_per_push, turned
+from support.measures import poses
 
 
 def _results(per_push):

@@ -11,8 +11,9 @@ import pytest
 from align3r_ros.engine.engine import Engine
 from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
 from align3r_ros.networks.preprocess import plan_transform
-from live_helpers import live_config, poses, run_per_push
-from streaming.engine_helpers import ate_percent, median_scaled_abs_rel
+from support.configs import live_config
+from support.live_runs import run_per_push
+from support.measures import ate_percent, median_scaled_abs_rel, poses
 
 
 @pytest.fixture(scope='module')

@@ -19,8 +19,11 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine.engine import Engine
 from align3r_ros.engine.steps.dynamic_mask import mask_precision_recall
 from align3r_ros.synthetic import make_sequence
-from live_helpers import RecordingBackend, live_config, oracle_config, poses, run_per_push
-from streaming.engine_helpers import ate_percent, median_scaled_abs_rel, single_torch_thread
+from support.backends import RecordingBackend
+from support.configs import live_config, oracle_config
+from support.live_runs import run_per_push
+from support.measures import ate_percent, median_scaled_abs_rel, poses
+from support.torch_threads import single_torch_thread
 
 
 @pytest.fixture(scope='module')

@@ -9,9 +9,9 @@ import numpy as np
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import make_sequence
-from live_helpers import (KeyedRewriteBackend, live_config, live_engine, run_per_push,
-                          unit_confidence)
-from streaming.engine_helpers import with_nan_points
+from support.backends import KeyedRewriteBackend, unit_confidence, with_nan_points
+from support.configs import live_config
+from support.live_runs import live_engine, run_per_push
 
 
 def _results(per_push):

@@ -10,7 +10,9 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine.live import LiveAligner
 from align3r_ros.engine.steps.frame_prep import FramePreparer
 from align3r_ros.synthetic import iter_frames
-from live_helpers import RecordingBackend, live_config, single_torch_thread
+from support.backends import RecordingBackend
+from support.configs import live_config
+from support.torch_threads import single_torch_thread
 
 
 def _aligner(config, backend=None):

@@ -11,7 +11,9 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.benchmarks.align_cases import rss_mib
 from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import iter_frames
-from live_helpers import RecordingBackend, live_config, single_torch_thread
+from support.backends import RecordingBackend
+from support.configs import live_config
+from support.torch_threads import single_torch_thread
 
 FRAMES = 1500
 WARMUP = 300

@@ -20,7 +20,9 @@ from PIL import Image
 from align3r_ros.engine.engine import Engine, align_sequence
 from align3r_ros.evaluation.pose_metrics import evaluate_trajectory
 from align3r_ros.structures import Frame
-from engine_helpers import ate_percent, median_scaled_abs_rel, oracle_config, single_torch_thread
+from support.configs import oracle_config
+from support.measures import ate_percent, median_scaled_abs_rel
+from support.torch_threads import single_torch_thread
 
 K_7SCENES = np.array([[585.0, 0.0, 320.0], [0.0, 585.0, 240.0], [0.0, 0.0, 1.0]])
 

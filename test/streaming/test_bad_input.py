@@ -10,8 +10,9 @@ import pytest
 from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import make_sequence
-from engine_helpers import (RecordingBackend, oracle_config, single_torch_thread,
-                            with_nan_points, with_unit_confidence)
+from support.backends import RecordingBackend, with_nan_points, with_unit_confidence
+from support.configs import oracle_config
+from support.torch_threads import single_torch_thread
 
 SMALL = {'preprocess': {'long_side': 48}, 'clip': {'length': 4, 'keyframe_window': 3}}
 

@@ -17,7 +17,7 @@ from align3r_ros.engine.engine import Engine
 from align3r_ros.errors import InputError
 from align3r_ros.engine.steps.frame_prep import FramePreparer
 from align3r_ros.synthetic import make_sequence
-from engine_helpers import oracle_config
+from support.configs import oracle_config
 
 METRIC_ON = {'scale': {'metric': 'on'}, 'prior': {'backend': 'external'}}
 

@@ -9,8 +9,9 @@ from align3r_ros.engine.engine import align_sequence
 from align3r_ros.errors import InputError
 from align3r_ros.engine.offline.hierarchical import split_clips
 from align3r_ros.synthetic import make_sequence
-from engine_helpers import (ate_percent, median_scaled_abs_rel, oracle_config,
-                            single_torch_thread)
+from support.configs import oracle_config
+from support.measures import ate_percent, median_scaled_abs_rel
+from support.torch_threads import single_torch_thread
 
 
 @pytest.mark.parametrize('num_frames,length,expected', [

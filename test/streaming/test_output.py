@@ -8,7 +8,8 @@ import pytest
 from align3r_ros.engine.engine import Engine
 from align3r_ros.networks.preprocess import plan_transform
 from align3r_ros.synthetic import make_sequence
-from engine_helpers import oracle_config, single_torch_thread
+from support.configs import oracle_config
+from support.torch_threads import single_torch_thread
 
 # 40x60 input, long side 48: resized to 32x48, so K is scaled by 0.8 at network resolution
 SIZE = (40, 60)

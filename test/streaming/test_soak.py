@@ -9,7 +9,9 @@ from align3r_ros.backends.oracle import OracleBackend
 from align3r_ros.benchmarks.align_cases import rss_mib
 from align3r_ros.engine.engine import Engine
 from align3r_ros.synthetic import iter_frames
-from engine_helpers import RecordingBackend, oracle_config, single_torch_thread
+from support.backends import RecordingBackend
+from support.configs import oracle_config
+from support.torch_threads import single_torch_thread
 
 
 @pytest.mark.slow

@@ -20,8 +20,10 @@ from align3r_ros.engine.engine import Engine
 from align3r_ros.evaluation.pose_metrics import evaluate_trajectory
 from align3r_ros.engine.steps.dynamic_mask import mask_precision_recall
 from align3r_ros.synthetic import make_sequence
-from engine_helpers import (RecordingBackend, ate_percent, median_scaled_abs_rel, oracle_config,
-                            single_torch_thread)
+from support.backends import RecordingBackend
+from support.configs import oracle_config
+from support.measures import ate_percent, median_scaled_abs_rel
+from support.torch_threads import single_torch_thread
 
 
 @pytest.fixture(scope='module')
