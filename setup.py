@@ -36,6 +36,7 @@ setup(
             'align3r-eval = align3r_ros.tools.eval:main',
             'align3r-bag-from-frames = align3r_ros.tools.bag_from_frames:main',
             'align3r-demo = align3r_ros.tools.demo:main',
+            'align3r-map = align3r_ros.tools.map:main',
         ],
     },
 )
