@@ -9,11 +9,15 @@ they apply under any ``namespace``.
 
 ``large_data_profile:=true`` (default) exports config/fastdds_large_data.xml as Fast DDS's
 default profile for the processes this launch starts (32 MiB shared-memory segments: large
-images from a best-effort camera arrive whole). Export the same variable for a camera driver
-started elsewhere; other RMWs ignore it.
+images from a best-effort camera arrive whole). Only the variable the Fast DDS found here reads
+is set (``fastdds_profile_variable``): setting both makes Fast DDS 3 warn that the old one is
+deprecated and load the file twice. Export the same variable for a camera driver started
+elsewhere; other RMWs ignore it.
 """
 
 import os
+from pathlib import Path
+from typing import Optional, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
@@ -24,6 +28,29 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = 'align3r_ros'
+#: read by Fast DDS 3 (ROS 2 Kilted and newer); Fast DDS 2 (Humble, Jazzy) reads FASTRTPS_...
+FASTDDS_PROFILES = 'FASTDDS_DEFAULT_PROFILES_FILE'
+FASTRTPS_PROFILES = 'FASTRTPS_DEFAULT_PROFILES_FILE'
+#: distributions that ship Fast DDS 2
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
+
+
+def fastdds_profile_variable(prefixes: Sequence[str], ros_distro: Optional[str]) -> str:
+    """The default-profile variable the Fast DDS of these install prefixes reads.
+
+    The first prefix holding a Fast DDS library decides: ``libfastdds.so*`` is Fast DDS 3
+    (``FASTDDS_DEFAULT_PROFILES_FILE``), ``libfastrtps.so*`` Fast DDS 2
+    (``FASTRTPS_DEFAULT_PROFILES_FILE``). Without one, ``ROS_DISTRO`` decides (Humble, Iron and
+    Jazzy ship Fast DDS 2); unknown: Fast DDS 3.
+    """
+    for prefix in prefixes:
+        lib = Path(prefix) / 'lib'
+        if any(lib.glob('libfastdds.so*')):
+            return FASTDDS_PROFILES
+        if any(lib.glob('libfastrtps.so*')):
+            return FASTRTPS_PROFILES
+    return FASTRTPS_PROFILES if (ros_distro or '').lower() in FAST_DDS_2_DISTROS \
+        else FASTDDS_PROFILES
 
 
 def generate_launch_description():
@@ -53,11 +80,10 @@ def generate_launch_description():
                               description='Use the shipped Fast DDS large-data profile '
                                           '(shared memory for large images)'),
     ]
-    # Fast DDS 3 (Jazzy, Kilted) reads FASTDDS_..., Fast DDS 2 (Humble) FASTRTPS_...
-    profile = [SetEnvironmentVariable(name, large_data,
-                                      condition=IfCondition(LaunchConfiguration(
-                                          'large_data_profile')))
-               for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')]
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    profile = [SetEnvironmentVariable(
+        fastdds_profile_variable(prefixes, os.environ.get('ROS_DISTRO')), large_data,
+        condition=IfCondition(LaunchConfiguration('large_data_profile')))]
     node = Node(
         package=PACKAGE,
         executable='align3r_node',
