@@ -1,7 +1,8 @@
 """Readers (and the few writers tests need) of the benchmark datasets' file formats.
 
 * TUM trajectories: ``timestamp tx ty tz qx qy qz qw`` per line, seconds and metres,
-  camera-to-world (TUM RGB-D, Bonn, 7-Scenes ``groundtruth_tum.txt``).
+  camera-to-world (TUM RGB-D, Bonn, 7-Scenes ``groundtruth_tum.txt``); also written here
+  (``align3r-replay --trajectory``, ``align3r-eval --trajectory``).
 * TUM file lists: ``timestamp path`` per line (``rgb.txt``, ``depth.txt``).
 * Sintel ``.dpt`` depth (tag 202021.25, width, height, float32 rows) and ``.cam`` cameras (tag,
   3×3 intrinsics, 3×4 world-to-camera extrinsics, float64).
@@ -17,7 +18,8 @@ from typing import List, Tuple
 import numpy as np
 
 from align3r_ros.errors import InputError
-from align3r_ros.geometry.quaternion import quaternion_to_matrix
+from align3r_ros.geometry.quaternion import (matrix_to_quaternion, orthonormalise_rotation,
+                                             quaternion_to_matrix)
 
 SINTEL_TAG = 202021.25
 
@@ -81,6 +83,42 @@ def read_tum_trajectory(path: Path) -> Trajectory:
         return Trajectory(np.zeros(0, np.int64), np.zeros((0, 4, 4)))
     values = np.array(rows, dtype=np.float64)
     return Trajectory(seconds_to_ns(values[:, 0]), poses_from_tum_rows(values[:, 1:]))
+
+
+def format_stamp_s(stamp_ns: int) -> str:
+    """Integer nanoseconds as exact decimal seconds, ``SSSS.NNNNNNNNN`` (no float rounding)."""
+    stamp_ns = int(stamp_ns)
+    sign, stamp_ns = ('-', -stamp_ns) if stamp_ns < 0 else ('', stamp_ns)
+    seconds, nanoseconds = divmod(stamp_ns, 1_000_000_000)
+    return f'{sign}{seconds}.{nanoseconds:09d}'
+
+
+def tum_trajectory_text(trajectory: Trajectory) -> str:
+    """A TUM trajectory file's text: a ``#`` header line, then ``stamp tx ty tz qx qy qz qw``
+    per pose (stamp in seconds, exact; camera-to-world; quaternion xyzw with w >= 0, 17
+    significant digits: the poses read back bit for bit).
+
+    Raises:
+        InputError: poses that are not (N, 4, 4) finite transforms matching the stamps.
+    """
+    T = np.asarray(trajectory.T_world_cam, dtype=np.float64)
+    stamps = np.asarray(trajectory.stamps_ns).reshape(-1)
+    if T.shape != (stamps.shape[0], 4, 4) or not np.all(np.isfinite(T)):
+        raise InputError(f'a TUM trajectory needs (N, 4, 4) finite poses for N stamps, got '
+                         f'{T.shape} for {stamps.shape[0]}')
+    lines = ['# timestamp tx ty tz qx qy qz qw']
+    if len(stamps):
+        quaternions = matrix_to_quaternion(orthonormalise_rotation(T[:, :3, :3]))
+        for stamp, t, q in zip(stamps, T[:, :3, 3], quaternions):
+            lines.append(' '.join([format_stamp_s(int(stamp))] +
+                                  [f'{v:.17g}' for v in (*t, *q)]))
+    return '\n'.join(lines) + '\n'
+
+
+def write_tum_trajectory(path: Path, trajectory: Trajectory) -> None:
+    """Write ``trajectory`` as a TUM file (:func:`tum_trajectory_text`; what
+    :func:`read_tum_trajectory` and ``evo`` read)."""
+    Path(path).write_text(tum_trajectory_text(trajectory), encoding='utf-8')
 
 
 def read_tum_file_list(path: Path) -> Tuple[np.ndarray, List[str]]:

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 from align3r_ros.config import StrEnum
 from align3r_ros.errors import Align3rError, AlignmentError, ConfigError
@@ -213,13 +213,16 @@ def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -
         check_output(location, force)
 
 
-def check_results(report, frames_with_depth: Optional[int] = None) -> None:
+def check_results(report, frames_with_depth: Optional[int] = None,
+                  statuses: Sequence[Tuple[str, int]] = ()) -> None:
     """Refuse to call a run a success when it produced nothing valid (exit status 1).
 
     Args:
         report: the run's :class:`~align3r_ros.evaluation.report.RunReport`.
         frames_with_depth: results holding a finite depth value, where the caller counted
             them (ground truth or not); None: judged from the scored depth alone.
+        statuses: (frame status, count) of the results without a valid depth, most frequent
+            first: the error names the most frequent one (the cause, e.g. missing intrinsics).
 
     Raises:
         AlignmentError: no frame has a result, or none of the results holds a valid depth map
@@ -231,9 +234,11 @@ def check_results(report, frames_with_depth: Optional[int] = None) -> None:
     scored_none = evaluation is not None and evaluation.depth_frames > 0 and \
         evaluation.depth is None
     if frames_with_depth == 0 or scored_none:
+        named = [(status, count) for status, count in statuses if status]
+        cause = (f'most frequent frame status ({named[0][1]} of {report.frames}): '
+                 f'{named[0][0]}') if named else 'every alignment failed?'
         raise AlignmentError(f'none of the {report.frames} results holds a valid depth map '
-                             f'(every alignment failed?); the outputs were written but are '
-                             f'not usable')
+                             f'({cause}); the outputs were written but are not usable')
 
 
 def describe_error(error: BaseException) -> str:

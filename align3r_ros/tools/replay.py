@@ -4,7 +4,8 @@
         [--prior-topic T] [--mode streaming|offline] [--storage sqlite3|mcap] [--gt-depth-topic T]
         [--gt-pose-topic T | --gt-tf-frame F]
         [--odometry-topic T | --odometry-tf-frame F [--odometry-parent-frame P]]
-        [--report DIR] [--quiet] [config flags...]
+        [--report DIR] [--trajectory FILE] [--quiet]
+        [config flags...]
 
 The config flags are those of the node's parameters (``--pairwise-backend oracle``,
 ``--preprocess-long-side 128``, ...) on top of the same YAML parameter file the node takes.
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                         '(default: frames.odom_frame)')
     parser.add_argument('--report', help='folder for report.json, report.md and plots (an '
                         'existing one needs --force)')
+    parser.add_argument('--trajectory', help='TUM file of the camera poses in the world '
+                        'frame (stamp tx ty tz qx qy qz qw; stamps in seconds, the input '
+                        'images\'; an existing one needs --force), for evo')
     parser.add_argument('--eval-alignment', choices=[a.value for a in DepthAlignment],
                         default=DepthAlignment.L1_SCALE_SHIFT.value,
                         help='depth alignment before the metrics (default l1: the paper)')
@@ -131,6 +135,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     outputs = [cli.OutputLocation(Path(args.output), cli.OutputKind.FOLDER, '-o')]
     if args.report:
         outputs.append(cli.OutputLocation(Path(args.report), cli.OutputKind.FOLDER, '--report'))
+    if args.trajectory:
+        outputs.append(cli.OutputLocation(Path(args.trajectory), cli.OutputKind.FILE,
+                                          '--trajectory'))
     return cli.run_tool('align3r-replay', lambda: _replay(args), debug=args.debug,
                         outputs=outputs, force=args.force)
 
@@ -149,6 +156,7 @@ def _odometry_spec(args: argparse.Namespace, config):
 def _replay(args: argparse.Namespace) -> int:
     from align3r_ros.bag.writer import Storage, set_aside, staged
     from align3r_ros.config import RunMode
+    from align3r_ros.evaluation.dataset_files import write_tum_trajectory
     from align3r_ros.evaluation.depth_metrics import DepthAlignment
     from align3r_ros.evaluation.report import write_report
     from align3r_ros.runtime import configure_runtime
@@ -170,11 +178,15 @@ def _replay(args: argparse.Namespace) -> int:
     if args.report:
         with staged(Path(args.report), overwrite=args.force) as report_dir:
             write_report(report_dir, outcome.report)
+    if args.trajectory:
+        with staged(Path(args.trajectory), overwrite=args.force) as trajectory_file:
+            write_tum_trajectory(trajectory_file, outcome.trajectory)
     if not args.quiet:
         for warning in outcome.report.warnings:
             print(f'align3r-replay: warning: {warning}', file=sys.stderr)
         print(f'align3r-replay: wrote {args.output}: {summary_line(outcome)}')
-    cli.check_results(outcome.report, outcome.frames_with_depth)
+    cli.check_results(outcome.report, outcome.frames_with_depth,
+                      outcome.statuses_without_depth)
     return cli.ExitCode.OK
 
 

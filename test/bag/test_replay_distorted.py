@@ -37,6 +37,9 @@ class RectifyingEngine:
     def flush(self):
         return []
 
+    def keyframe_poses(self):
+        return []
+
 
 def test_ground_truth_is_rectified_like_the_results(kitchen_frames, tmp_path):
     rng = np.random.default_rng(0)
