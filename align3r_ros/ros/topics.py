@@ -1,8 +1,8 @@
 """The node's input topic names (relative, remapped by the launch file); no ROS imports.
 
 The subscriptions are created from these names (``inputs.py``) and the launch file's
-remappings are tested against them (``test/test_launch.py``), so renaming one without the other
-fails a test.
+remappings are tested against them (``test/ros/launched/test_launch_description.py``), so
+renaming one without the other fails a test.
 """
 
 from __future__ import annotations
