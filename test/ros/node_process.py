@@ -9,12 +9,12 @@ signals, shutdown.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # test/, for support (a script)
 
-from fakes import ClipEngine, EngineFactory, FakeEngine  # noqa: E402
+from support.fake_engine import EngineFactory, FakeEngine  # noqa: E402
 
 from align3r_ros.ros.node import main  # noqa: E402
 
 if __name__ == '__main__':
-    make = {'plain': FakeEngine, 'clip': lambda: ClipEngine(clip=4)}[sys.argv[1]]
+    make = {'plain': FakeEngine, 'clip': lambda: FakeEngine(clip=4)}[sys.argv[1]]
     sys.exit(main(args=sys.argv[2:], engine_builder=EngineFactory(make).builder()))

@@ -1,23 +1,35 @@
 """The in-process test rig: the node under test plus a peer node on one executor.
 
-Imported by ``conftest.py`` and the tests (``from ros_rig import ...``); every ROS import is
+Imported by ``conftest.py`` and the tests (``from .ros_rig import ...``); every ROS import is
 inside a method, so importing this module needs no rclpy.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from .fakes import EngineFactory, wait_until
+from support.fake_engine import EngineFactory
 
 H, W = 12, 16
 K = np.array([[20.0, 0, 8.0], [0, 20.0, 6.0], [0, 0, 1]])
 T0 = 1_700_000_000_000_000_000
 STEP = 33_333_333
 DEADLINE_S = 60.0  # only guards against hanging; tests wait on events
+
+
+def wait_until(predicate: Callable[[], bool], step: Callable[[], None],
+               timeout_s: float = 60.0) -> bool:
+    """Run ``step`` until ``predicate`` holds; the deadline only guards against hanging."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        step()
+    return True
 
 
 class Rig:

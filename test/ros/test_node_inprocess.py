@@ -1,7 +1,7 @@
 """The align3r lifecycle node in-process on real rclpy: outputs, parameters, faults, QoS, TF.
 
 One rclpy context per test; node and a peer node (camera + listeners) on one executor, spun
-until the awaited event (tf2_ros_py's test style). Engines are fakes (``fakes.py``).
+until the awaited event (tf2_ros_py's test style). Engines are fakes (``support/fake_engine.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from .fakes import ClipEngine, EngineFactory, FakeEngine
+from support.fake_engine import EngineFactory, FakeEngine
 from .ros_rig import STEP, T0, H, K, W
 
 pytestmark = pytest.mark.ros
@@ -138,7 +138,7 @@ def test_bad_parameter_overrides_fail_configure_with_one_line(context, name, val
 
 def test_deactivate_processes_the_queued_frames_and_flushes(rig_factory):
     gate = threading.Event()
-    factory = EngineFactory(lambda: ClipEngine(clip=3, gate=gate))
+    factory = EngineFactory(lambda: FakeEngine(clip=3, gate=gate))
     rig = rig_factory(factory=factory, overrides=[('input.queue_size', 10)])
     depth = rig.listen('/align3r/depth/image', rig.types.Image)
     rig.start()
@@ -250,7 +250,7 @@ def test_stamp_gaps_are_reported_as_frames_lost_in_transport(rig_factory):
 
 
 def test_clip_results_keep_their_own_stamps_and_frame_ids(rig_factory):
-    rig = rig_factory(factory=EngineFactory(lambda: ClipEngine(clip=3)))
+    rig = rig_factory(factory=EngineFactory(lambda: FakeEngine(clip=3)))
     depth = rig.listen('/align3r/depth/image', rig.types.Image)
     rig.start()
     for i in range(4):

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from .fakes import EngineFactory
+from support.fake_engine import EngineFactory
 from .ros_rig import STEP, T0
 
 pytestmark = pytest.mark.ros

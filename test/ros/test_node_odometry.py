@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .fakes import EngineFactory, FakeEngine
+from support.fake_engine import EngineFactory, FakeEngine
 from .ros_rig import STEP, T0
 
 pytestmark = pytest.mark.ros

@@ -1,6 +1,7 @@
 """The node as a separate process (its real ``main``), driven through its lifecycle and
 parameter services and fed by a separate camera-driver process: transport, signals, parameter
-files and namespaces as on a robot. A fake engine stands in for the networks (``fakes.py``).
+files and namespaces as on a robot. A fake engine stands in for the networks
+(``support/fake_engine.py``).
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from align3r_ros.bag.reader import BagReader
 from align3r_ros.config import RunMode
 from align3r_ros.config_io import load_config
 from align3r_ros.errors import BagError
-from align3r_ros.structures import EngineStats, Frame, FrameResult
+from align3r_ros.structures import Frame
 from align3r_ros.tools import replay
 from align3r_ros.tools.replay_run import ReplayOptions, run_replay
+from support.fake_engine import FakeEngine
 
 GT_TOPICS = ['--gt-depth-topic', '/camera/depth/image_raw', '--gt-pose-topic',
              '/ground_truth/pose']
@@ -46,32 +47,11 @@ def kitchen_bag(kitchen, tmp_path_factory):
     return path
 
 
-class FakeEngine:
-    """Answers a clip of two frames late with ground truth at half scale (exact up to Sim(3))."""
-
-    def __init__(self, config):
-        self.held = []
-        self.stats = EngineStats()
-
-    def _result(self, frame: Frame) -> FrameResult:
-        T = np.eye(4) if frame.gt_T_world_cam is None else frame.gt_T_world_cam.copy()
-        T[:3, 3] *= 0.5
-        gt_depth = np.ones(frame.shape) if frame.gt_depth is None else frame.gt_depth
-        return FrameResult(stamp_ns=frame.stamp_ns, depth=(0.5 * gt_depth).astype(
-            np.float32), confidence=np.full(frame.shape, 5.0, np.float32), K=frame.K,
-            T_world_cam=T, is_metric=False, dynamic_mask=np.zeros(frame.shape, bool),
-            rgb=frame.rgb, tag=frame.tag)
-
-    def push(self, frame):
-        self.held.append(frame)
-        if len(self.held) < 2:
-            return []
-        return self.flush()
-
-    def flush(self):
-        results = [self._result(f) for f in self.held]
-        self.held = []
-        return results
+def half_truth_engine(config=None, on_push=None) -> FakeEngine:
+    """The shared fake engine as these tests use it: answers a clip of two frames late with
+    ground truth at half scale (exact up to Sim(3)), relative scale; ``on_push`` sees every
+    frame pushed."""
+    return FakeEngine(config, clip=2, truth_scale=0.5, is_metric=False, on_push=on_push)
 
 
 def _fake_backends(config):
@@ -84,7 +64,7 @@ def test_replay_with_fake_engine_writes_outputs_and_exact_metrics(kitchen_bag, k
                             gt_depth_topic='/camera/depth/image_raw',
                             gt_pose_topic='/ground_truth/pose')
     done = []
-    outcome = run_replay(options, engine_factory=FakeEngine,
+    outcome = run_replay(options, engine_factory=half_truth_engine,
                          progress=lambda i, n: done.append((i, n)))
     assert done[-1] == (4, 4) and outcome.frames_written == 4
     evaluation = outcome.report.evaluation
@@ -129,7 +109,7 @@ def test_replay_cli_oracle_end_to_end(kitchen_bag, kitchen, tmp_path, capsys):
 
 def test_report_without_ground_truth_has_no_metric_sections(kitchen_bag, tmp_path):
     options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config())
-    outcome = run_replay(options, engine_factory=FakeEngine)
+    outcome = run_replay(options, engine_factory=half_truth_engine)
     from align3r_ros.evaluation.report import report_to_dict
     document = report_to_dict(outcome.report)
     assert 'depth' not in document and 'pose' not in document and document['frames'] == 4
@@ -142,7 +122,7 @@ def test_offline_mode_uses_align_sequence(kitchen_bag, tmp_path, monkeypatch):
 
     def fake_align_sequence(frames, config, pairwise_backend, prior_backend):
         calls.append(len(frames))
-        return [FakeEngine(config)._result(f) for f in frames]
+        return [half_truth_engine(config).result(f) for f in frames]
     monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
     monkeypatch.setattr(engine_module, 'build_backends', _fake_backends)
     options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
@@ -225,7 +205,7 @@ def test_ground_truth_that_never_associates_warns(kitchen, tmp_path):
     options = ReplayOptions(input=path, output=tmp_path / 'out', config=load_config(),
                             gt_pose_topic='/camera/camera_info')
     with pytest.raises(BagError, match='ground-truth pose topic /camera/camera_info has type'):
-        run_replay(options, engine_factory=FakeEngine)
+        run_replay(options, engine_factory=half_truth_engine)
     assert not (tmp_path / 'out').exists()
     # Ground-truth depth recorded 0.5 s away from every image never associates: a warning.
     late = [Frame(stamp_ns=f.stamp_ns + 5 * 10**8, rgb=f.rgb, gt_depth=f.gt_depth)
@@ -244,7 +224,7 @@ def test_ground_truth_that_never_associates_warns(kitchen, tmp_path):
     options = ReplayOptions(input=merged, output=tmp_path / 'out2', config=load_config(),
                             image_topic='/camera/image_raw',
                             gt_depth_topic='/camera/depth/image_raw')
-    outcome = run_replay(options, engine_factory=FakeEngine)
+    outcome = run_replay(options, engine_factory=half_truth_engine)
     assert any('never associates' in w for w in outcome.report.warnings)
     assert outcome.report.evaluation is None and outcome.frames_written == 4
 
@@ -315,7 +295,7 @@ def test_mcap_output_decodes_independently_with_input_headers(kitchen_bag, kitch
 
     options = ReplayOptions(input=kitchen_bag, output=tmp_path / 'out', config=load_config(),
                             storage=Storage.MCAP)
-    run_replay(options, engine_factory=FakeEngine)
+    run_replay(options, engine_factory=half_truth_engine)
     (path,) = (tmp_path / 'out').glob('*.mcap')
     headers = {}
     with open(path, 'rb') as stream:
@@ -353,13 +333,10 @@ def test_prior_topic_reaches_the_engine_and_missing_priors_are_reported(
         half_prior_bag, kitchen, tmp_path):
     pushed = []
 
-    class PriorRecorder(FakeEngine):
-        def push(self, frame):
-            pushed.append(frame)
-            return super().push(frame)
     options = ReplayOptions(input=half_prior_bag, output=tmp_path / 'out', config=load_config(),
                             prior_topic='/camera/depth/image_raw')
-    outcome = run_replay(options, engine_factory=PriorRecorder)
+    outcome = run_replay(options, engine_factory=lambda config: half_truth_engine(
+        config, on_push=pushed.append))
     assert outcome.topics.prior == '/camera/depth/image_raw' and outcome.frames_written == 4
     for got, sent in zip(pushed[:2], kitchen):  # 16UC1 millimetres -> metres
         valid = ~np.isnan(sent.gt_depth)
@@ -382,7 +359,7 @@ def test_offline_mode_drops_frames_without_the_prior_a_network_needs(
 
     def fake_align_sequence(frames, config, pairwise_backend, prior_backend):
         calls.append([f.prior is not None for f in frames])
-        return [FakeEngine(config)._result(f) for f in frames]
+        return [half_truth_engine(config).result(f) for f in frames]
     monkeypatch.setattr(engine_module, 'align_sequence', fake_align_sequence)
     monkeypatch.setattr(engine_module, 'build_backends', _fake_backends)
     config = load_config({'pairwise': {'backend': 'torch'}, 'prior': {'backend': 'external'}})
@@ -420,11 +397,10 @@ def test_progress_bar_per_frame_with_log_warnings_through_it(synthetic_bag, tmp_
 
     from align3r_ros.tools import replay_run
 
-    class WarningEngine(FakeEngine):
-        def push(self, frame):
-            logging.getLogger('align3r_ros.test').warning('odd frame %d', frame.stamp_ns)
-            return super().push(frame)
-    monkeypatch.setattr(replay_run, 'default_engine_factory', lambda mode, on_stage: WarningEngine)
+    def warn(frame) -> None:
+        logging.getLogger('align3r_ros.test').warning('odd frame %d', frame.stamp_ns)
+    monkeypatch.setattr(replay_run, 'default_engine_factory',
+                        lambda mode, on_stage: lambda config: half_truth_engine(config, warn))
     handler = logging.StreamHandler(sys.stderr)  # the tools' logging.basicConfig, on capsys
     handler.setFormatter(logging.Formatter('%(levelname)s: %(message)s'))
     logging.getLogger().addHandler(handler)
