@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, Set
+from typing import Dict, List, Mapping, Set, Tuple
 
 PACKAGE = Path(__file__).resolve().parents[1] / 'align3r_ros'
 ROS_MODULES = ('rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'tf2_ros', 'tf2_msgs',
@@ -33,22 +34,44 @@ KNOWN_MODULES = (
     'align3r_ros.backends.oracle', 'align3r_ros.backends.checkpoint_prior_pairing',
     'align3r_ros.evaluation.pose_metrics', 'align3r_ros.bag.reader', 'align3r_ros.ros.node',
     'align3r_ros.synthetic.sequence', 'align3r_ros.tools.export_onnx',
+    'align3r_ros.streams.association', 'align3r_ros.bag.input_frames',
 )
 
-#: Layers, bottom-up. A module may import its own component and components of lower layers
-#: only, so components of one layer (e.g. networks and align) never import each other. A
-#: component is a top-level module or folder of the package; a new one must be placed here.
-LAYERS = (
-    ('errors',),
-    ('config',),
-    ('config_io', 'structures', 'runtime', 'weights_catalog'),
-    ('geometry',),
-    ('networks', 'align', 'messages', 'evaluation', 'synthetic'),
-    ('backends',),
-    ('engine',),
-    ('ros', 'bag'),
-    ('tools', 'benchmarks'),
-)
+#: The layer picture: the first fenced block under "## Layers" in docs/architecture.md.
+ARCHITECTURE_DOC = PACKAGE.parent / 'docs' / 'architecture.md'
+_NAME = re.compile(r'^([a-z_][a-z0-9_]*)(?:/|\.py)$')
+
+
+def parse_layers(picture: str) -> Tuple[Tuple[str, ...], ...]:
+    """Layers, bottom-up, from a layer picture drawn top-down.
+
+    Lines with an arrow head (▼) separate the layers. In the other lines, text in parentheses
+    is description; what is left splits into boxes at runs of two or more spaces, and a box
+    whose first word is ``name/`` or ``name.py`` places the component ``name`` (the rest of the
+    box is description too).
+    """
+    layers: List[List[str]] = [[]]
+    for line in picture.splitlines():
+        if '▼' in line:
+            layers.append([])
+            continue
+        for box in re.split(r'\s{2,}', re.sub(r'\([^()]*\)', ' ', line).strip()):
+            match = _NAME.match(box.split(' ')[0]) if box else None
+            if match:
+                layers[-1].append(match.group(1))
+    return tuple(tuple(layer) for layer in reversed(layers) if layer)
+
+
+def _picture(doc: str) -> str:
+    section = doc.split('\n## Layers\n', 1)[1]
+    return section.split('```', 2)[1]
+
+
+#: Layers, bottom-up, read from docs/architecture.md's picture. A module may import its own
+#: component and components of lower layers only, so components of one layer (e.g. networks
+#: and align) never import each other. A component is a top-level module or folder of the
+#: package; a new one must be placed in the picture.
+LAYERS = parse_layers(_picture(ARCHITECTURE_DOC.read_text(encoding='utf-8')))
 
 
 def _module_name(path: Path) -> str:
@@ -200,6 +223,31 @@ def test_every_component_is_placed_in_a_layer_and_imports_only_downwards():
                                         'align3r_ros.networks.pairwise.model'))
 
 
+def test_the_layers_are_read_from_the_picture_in_the_docs():
+    rank = {component: level for level, members in enumerate(LAYERS) for component in members}
+    assert len(rank) == sum(len(layer) for layer in LAYERS), 'a component placed twice'
+    assert len(LAYERS) >= 10 and LAYERS[0] == ('errors',) and 'tools' in LAYERS[-1]
+    # the transports: the bag below the engine (it never imports it), the node above it
+    assert rank['streams'] < rank['messages'] < rank['bag'] < rank['engine'] < rank['ros']
+    assert rank['geometry'] == rank['streams'] and rank['networks'] == rank['evaluation']
+
+
+def test_the_picture_parse_reads_boxes_not_descriptions():
+    picture = """
+ tools/  (entry points, -bench)
+ benchmarks/  command-line entry points
+        │ every layer below
+        ▼
+ ros/  (rclpy / *_msgs)      bag/  (rosbag2 read / write)
+        ▼
+ geometry/    SE(3) / Sim(3)      streams/  nearest stamps
+        ▼
+ config_io.py  structures.py
+"""
+    assert parse_layers(picture) == (('config_io', 'structures'), ('geometry', 'streams'),
+                                     ('ros', 'bag'), ('tools', 'benchmarks'))
+
+
 def test_networks_and_align_never_import_each_other():
     offenders = []
     for source, forbidden in (('networks', 'align3r_ros.align'),
@@ -210,9 +258,10 @@ def test_networks_and_align_never_import_each_other():
     assert not offenders, offenders
 
 
-def test_bag_never_imports_the_ros_layer():
+def test_bag_imports_neither_the_ros_layer_nor_the_engine_nor_evaluation():
+    forbidden = ('align3r_ros.ros', 'align3r_ros.engine', 'align3r_ros.evaluation')
     offenders = [f'{name}: {imported}' for name in _in('bag') for imported in _imports()[name]
-                 if imported == 'align3r_ros.ros' or imported.startswith('align3r_ros.ros.')]
+                 if '.'.join(imported.split('.')[:2]) in forbidden]
     assert not offenders, offenders
 
 

@@ -1,7 +1,7 @@
 """Frames out of a bag: decoded, with the camera model, prior depth and ground truth associated.
 
 Images are handed over as recorded, with CameraInfo's ``distortion_model`` / ``D`` on the frame:
-the engine rectifies (``streaming/rectify.py``), as it does for the live node.
+the engine rectifies (``engine/steps/rectify.py``), as it does for the live node.
 
 Two passes over the bag. The first reads the small things — image stamps, CameraInfo, ground-truth
 poses and depth stamps — so that the association is known and the number of frames is known (for
@@ -26,12 +26,12 @@ import numpy as np
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.topics import InputTopics
 from align3r_ros.errors import BagError, ConversionError
-from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, interpolate_poses
 from align3r_ros.messages import image as image_conv
 from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
-from align3r_ros.engine.steps.rectify import depth_at_size
+from align3r_ros.streams.association import NO_MATCH, associate_nearest, interpolate_poses
+from align3r_ros.streams.depth import depth_at_size
 from align3r_ros.structures import Frame
 
 logger = logging.getLogger(__name__)

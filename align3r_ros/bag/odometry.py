@@ -25,7 +25,7 @@ import numpy as np
 
 from align3r_ros.bag.reader import TF_TYPE, BagReader
 from align3r_ros.errors import BagError, ConversionError
-from align3r_ros.evaluation.association import interpolate_poses
+from align3r_ros.streams.association import interpolate_poses
 from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix

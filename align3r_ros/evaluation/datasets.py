@@ -29,7 +29,7 @@ import numpy as np
 from align3r_ros.config import StrEnum
 from align3r_ros.errors import InputError
 from align3r_ros.evaluation import dataset_files as files
-from align3r_ros.evaluation.association import NO_MATCH, associate_nearest, associate_one_to_one
+from align3r_ros.streams.association import NO_MATCH, associate_nearest, associate_one_to_one
 from align3r_ros.geometry.camera import intrinsics_matrix
 from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.structures import Frame

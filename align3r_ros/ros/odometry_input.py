@@ -33,7 +33,7 @@ from tf2_ros import TransformException
 
 from align3r_ros.config import Align3rConfig, OdometrySource
 from align3r_ros.errors import Align3rError
-from align3r_ros.evaluation.association import interpolate_poses
+from align3r_ros.streams.association import interpolate_poses
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
 from align3r_ros.structures import Frame

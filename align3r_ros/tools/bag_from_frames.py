@@ -123,7 +123,7 @@ def _video_length(path: Path) -> Optional[int]:
 def generic_frames(args: argparse.Namespace):
     """Frames of an image folder / video with the optional side inputs."""
     from align3r_ros.evaluation import dataset_files
-    from align3r_ros.evaluation.association import NO_MATCH, associate_nearest
+    from align3r_ros.streams.association import NO_MATCH, associate_nearest
     from align3r_ros.structures import Frame
 
     source = Path(args.input)

@@ -20,6 +20,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from align3r_ros.errors import InputError
+from align3r_ros.streams.depth import depth_at_size
 from align3r_ros.structures import Frame
 
 PINHOLE_MODELS = ('plumb_bob', 'rational_polynomial')
@@ -165,12 +166,3 @@ class FrameRectifier:
             gt_dynamic_mask=None if frame.gt_dynamic_mask is None else
             rectifier.rectify_mask(frame.gt_dynamic_mask),
             distortion_model='', D=None)
-
-
-def depth_at_size(depth: Optional[np.ndarray], hw: Tuple[int, int]) -> Optional[np.ndarray]:
-    """Depth registered to an image, at the image's (H, W), by nearest neighbour (no mixing
-    across depth edges); None stays None."""
-    if depth is None or depth.shape == tuple(hw):
-        return depth
-    import cv2
-    return cv2.resize(depth, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from align3r_ros.evaluation.association import (
+from align3r_ros.streams.association import (
     NO_MATCH,
     associate_nearest,
     associate_one_to_one,
