@@ -3,7 +3,9 @@
 Every case runs in a fresh spawned process (see :func:`isolated`) so that its peak resident set
 (Linux ``VmHWM``) belongs to that case alone; memory is reported as that peak and as its growth
 over the process's state just before the case (imports and input data already loaded).
-Torch runs on one thread (``threads``) so timings are comparable between runs.
+Torch runs on ``threads`` threads (one by default, so timings are comparable between runs), set
+through the runtime configuration as every entry point does; streaming and hierarchical
+alignment run through the one feed loop (``engine.feed``), as in the replay and the evaluation.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-from align3r_ros.config import Align3rConfig, GraphKind
+from align3r_ros.config import Align3rConfig, GraphKind, RuntimeConfig
 from align3r_ros.config_io import load_config
+from align3r_ros.runtime import configure_runtime
 
 MIB = 1024.0 * 1024.0
 
@@ -42,8 +45,7 @@ def peak_rss_mib() -> float:
 
 
 def _child(queue, function: Callable, kwargs: dict, threads: int) -> None:
-    import torch
-    torch.set_num_threads(threads)
+    configure_runtime(RuntimeConfig(threads=threads))
     try:
         queue.put(function(**kwargs))
     except Exception as error:  # report, do not hang the parent
@@ -105,24 +107,31 @@ def solver_case(solver: str, num_frames: int, height: int, width: int, seed: int
 
 
 def mode_case(mode: str, num_frames: int, height: int, width: int, seed: int) -> Dict:
-    """Part 2: flat, hierarchical or streaming alignment of one synthetic dynamic sequence."""
+    """Part 2: flat, hierarchical or streaming alignment of one synthetic dynamic sequence.
+
+    Streaming and hierarchical run as the tools run them, through the feed loop: the streaming
+    engine, the offline engine (``align_sequence``). Flat is the hierarchy's building block on
+    the whole sequence (one clip), called directly: sequences longer than ``clip.length``'s
+    bound (200) have no flat mode behind the offline engine.
+    """
     from align3r_ros.engine.engine import Engine, build_backends
-    from align3r_ros.engine.feed import collect_results
+    from align3r_ros.engine.feed import OfflineEngine, collect_results
+    from align3r_ros.engine.offline.hierarchical import align_flat
     from align3r_ros.engine.steps.frame_prep import FramePreparer
-    from align3r_ros.engine.offline.hierarchical import align_flat, align_hierarchical
     from align3r_ros.synthetic import make_sequence
     config = oracle_config(max(height, width))
     seq = make_sequence(num_frames, height, width, seed=seed, num_movers=1)
     pairwise, prior = build_backends(config)
     before = rss_mib()
     start = time.perf_counter()
-    if mode == 'streaming':
-        results = collect_results(Engine(config, pairwise, prior), seq.frames)
-    else:
+    if mode == 'flat':
         preparer = FramePreparer(config, pairwise.needs_pointmap, prior, keep_input_rgb=False)
-        prepared = [preparer.prepare(f, f.stamp_ns) for f in seq.frames]
-        align = align_flat if mode == 'flat' else align_hierarchical
-        results = align(prepared, pairwise, config)
+        results = align_flat([preparer.prepare(f, f.stamp_ns) for f in seq.frames], pairwise,
+                             config)
+    else:
+        engine = (Engine(config, pairwise, prior) if mode == 'streaming'
+                  else OfflineEngine(config, pairwise, prior))
+        results = collect_results(engine, seq.frames)
     seconds = time.perf_counter() - start
     out = {'mode': mode, 'frames': num_frames, 'seconds': seconds,
            'peak_rss_mib': peak_rss_mib(), 'rss_growth_mib': peak_rss_mib() - before}

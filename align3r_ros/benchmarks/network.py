@@ -38,7 +38,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from align3r_ros.benchmarks.report import peak_rss_mib
-from align3r_ros.config import PairwiseConfig
+from align3r_ros.config import PairwiseConfig, RuntimeConfig
+from align3r_ros.runtime import configure_runtime
 
 OFFICIAL_S_PER_PAIR = 15.0
 TARGET_RATIO = 0.4
@@ -184,7 +185,7 @@ def _build_net(network: str):
 def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
     import torch
 
-    torch.set_num_threads(args.threads)
+    configure_runtime(RuntimeConfig(threads=args.threads))
     device = torch.device(args.device)
     dtype = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[args.dtype]
     use_autocast = device.type == 'cuda' and dtype != torch.float32
@@ -228,11 +229,9 @@ def torch_worker(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def export_worker(args: argparse.Namespace) -> Dict[str, Any]:
-    import torch
-
     from align3r_ros.networks.pairwise.onnx_export import export_pairwise_onnx
 
-    torch.set_num_threads(max(args.threads, 1))
+    configure_runtime(RuntimeConfig(threads=max(args.threads, 1)))
     start = time.perf_counter()
     export_pairwise_onnx(_build_net(args.network), args.onnx_dir,
                          example_hw=(args.height, args.width), verify=False)

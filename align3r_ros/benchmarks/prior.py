@@ -22,7 +22,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from align3r_ros.benchmarks.report import emit_report, peak_rss_mib
+from align3r_ros.config import RuntimeConfig
 from align3r_ros.geometry.camera import default_intrinsics
+from align3r_ros.runtime import configure_runtime
 
 MODELS = ('vits', 'vitb', 'vitl', 'depth_pro')
 NATIVE_SIDE = {'vits': 518, 'vitb': 518, 'vitl': 518, 'depth_pro': 1536}
@@ -47,8 +49,7 @@ def run_one(model: str, device: str, repeats: int, warmup: int, threads: int) ->
     """Time one model on one device in this process; returns the JSON record."""
     import torch
 
-    if threads > 0:
-        torch.set_num_threads(threads)
+    configure_runtime(RuntimeConfig(threads=threads))  # 0: torch's default
     rss_before = peak_rss_mib()
     start = time.perf_counter()
     backend = _build_backend(model, device)
