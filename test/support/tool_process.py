@@ -1,8 +1,17 @@
-"""Running a tool's real entry point as a subprocess, as a user would (the test_cli_* tests),
-and what those tests look for: signals and their exit codes, staging left behind."""
+"""Running a tool's real entry point as a subprocess, as a user would, or its ``main(argv)`` in
+this process (the test_cli_* tests), and what those tests look for: signals and their exit
+codes, staging left behind.
+
+A check that needs a process of its own (a signal, a resource limit, the console script, the
+interpreter's exit status) runs the tool with :func:`run_tool`; anything else with
+:func:`run_main`, which sees the same exit status and output without starting an interpreter.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
 import signal
 import subprocess
@@ -42,6 +51,19 @@ def run_tool(module: str, args: Sequence[str], cwd: Optional[Path] = None,
     proc = subprocess.run(tool_command(module, args), capture_output=True, text=True,
                           cwd=cwd, timeout=DEADLINE_S, preexec_fn=preexec_fn)
     return Finished(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_main(module: str, args: Sequence[str]) -> Finished:
+    """Run ``align3r_ros.tools.<module>.main(ARGS)`` in this process, its stdout and stderr
+    captured; argparse's exit (usage errors, 2) is an exit status as from the process."""
+    main = importlib.import_module(f'align3r_ros.tools.{module}').main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+    return Finished(int(code or 0), out.getvalue(), err.getvalue())
 
 
 def signal_when(module: str, args: Sequence[str], started: Callable[[], bool],

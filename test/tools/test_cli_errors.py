@@ -15,7 +15,7 @@ import torch
 
 from align3r_ros import config_io
 from align3r_ros.errors import WeightsError
-from support.tool_process import hidden_entries, run_tool
+from support.tool_process import hidden_entries, run_main, run_tool
 
 
 def _images(folder: Path, count: int, size=(80, 60)) -> Path:
@@ -87,7 +87,7 @@ def test_refused_prior_pickle_never_suggests_weights_only_false(tmp_path, loader
 
 def test_convert_into_unwritable_place_fails_before_reading(tmp_path):
     src = tmp_path / 'never_read.pth'  # does not exist: the output is checked first
-    done = run_tool('weights', ['convert', src, '/proc/none/model.safetensors'])
+    done = run_main('weights', ['convert', src, '/proc/none/model.safetensors'])
     assert done.code == 2 and len(done.err_lines) == 1 and 'cannot write in /proc' in done.err
     assert hidden_entries(tmp_path) == []
 
