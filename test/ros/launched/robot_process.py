@@ -6,7 +6,7 @@ results (what a robot sends to a GPU server and gets back).
         --count 90 --rate 30 [--compressed] [--clock] [--frame-id robot1_camera]
 
 It waits until the node subscribes to the image and camera_info topics with a QoS matching its
-own, then publishes warm-up frames (frame_id ``warmup``) until the node's depth, cloud,
+own, then publishes warm-up frames (frame_id ``<frame id>_warmup``) until the node's depth, cloud,
 odometry and TF of one of them have come back (so every path is matched both ways; frames sent
 before a reader matched are lost, and that start-up edge is not what is measured), then
 ``count`` measured frames at ``rate``, cycling through the folder's JPEGs: 640x480 bgr8
@@ -39,7 +39,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 T0_NS = 1_700_000_000 * 10**9
-WARMUP_FRAME = 'warmup'
+WARMUP_SUFFIX = '_warmup'  # warm-up frames' frame_id: the camera's own + this
 #: 7-Scenes intrinsics (fx = fy = 585, cx = 320, cy = 240) at 640x480.
 K = (585.0, 0.0, 320.0, 0.0, 585.0, 240.0, 0.0, 0.0, 1.0)
 #: the node's outputs listened to, relative to ``--results`` (TF: /tf).
@@ -71,6 +71,7 @@ class Robot:
         self.node, self.args = node, args
         self.lock = threading.Lock()
         self.frame_id = args.frame_id
+        self.warmup_frame = args.frame_id + WARMUP_SUFFIX
         self.received: Dict[str, Dict[str, Set[int]]] = {}  # output -> frame_id -> stamps
         self.foreign: List[str] = []
         self.diagnostics: List[int] = []
@@ -107,7 +108,7 @@ class Robot:
     # -- results (executor thread) -----------------------------------------------------------
     def _record(self, output: str, frame_id: str, stamp: int) -> None:
         with self.lock:
-            if frame_id not in (self.frame_id, WARMUP_FRAME):
+            if frame_id not in (self.frame_id, self.warmup_frame):
                 self.foreign.append(f'{output}: {frame_id}')
             self.received.setdefault(output, {}).setdefault(frame_id, set()).add(stamp)
 
@@ -168,7 +169,7 @@ class Robot:
 
     def warmed_up(self) -> bool:
         names = OUTPUTS + ('tf',)
-        return all(self.stamps(name, WARMUP_FRAME) for name in names)
+        return all(self.stamps(name, self.warmup_frame) for name in names)
 
     def complete(self, measured: List[int]) -> bool:
         wanted = set(measured)
@@ -216,7 +217,7 @@ def main() -> int:
             if time.monotonic() > deadline:
                 print('no results of the warm-up frames', flush=True)
                 return 2
-            robot.publish(index, WARMUP_FRAME)
+            robot.publish(index, robot.warmup_frame)
             index += 1
             time.sleep(period)
         print(f'warm after {index} frames', flush=True)
