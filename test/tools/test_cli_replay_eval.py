@@ -1,5 +1,6 @@
 """align3r-replay and align3r-eval as a user runs them: output locations checked before any
-work, --force, signals, and a non-zero exit status when nothing valid came out."""
+work, --force, signals, and a non-zero exit status when nothing valid came out (as processes
+where a process is the point, else through ``main(argv)`` in this process)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from align3r_ros.bag.reader import BagReader
 from support.tool_inputs import GT_FLAGS, write_bag, write_tum_sequence
-from support.tool_process import SIGNALS, hidden_entries, run_tool, signal_when, staging_appeared
+from support.tool_process import (SIGNALS, hidden_entries, run_main, run_tool, signal_when,
+                                  staging_appeared)
 
 ORACLE = ['--pairwise-backend', 'oracle', '--preprocess-long-side', '64']
 
@@ -39,7 +41,7 @@ def test_replay_bad_output_location_fails_before_any_work(bag, tmp_path, case):
         'output is a file': tmp_path / 'report'}[case]
     if case == 'output is a file':
         out = tmp_path / 'afile'
-    done = run_tool('replay', [bag, '-o', out, '--report', report, *ORACLE, *GT_FLAGS])
+    done = run_main('replay', [bag, '-o', out, '--report', report, *ORACLE, *GT_FLAGS])
     assert done.code == 1 and len(done.err_lines) == 1 and 'Traceback' not in done.err
     assert ('exists already' in done.err) == (case == 'report exists')
     assert not (tmp_path / 'out').exists() and not (tmp_path / 'report').exists()
@@ -47,7 +49,7 @@ def test_replay_bad_output_location_fails_before_any_work(bag, tmp_path, case):
 
 
 def test_replay_config_pointing_at_a_folder(bag, tmp_path):
-    done = run_tool('replay', [bag, '-o', tmp_path / 'out', '--config', tmp_path])
+    done = run_main('replay', [bag, '-o', tmp_path / 'out', '--config', tmp_path])
     assert done.code == 1 and len(done.err_lines) == 1 and 'is a folder' in done.err
 
 
@@ -180,7 +182,7 @@ def test_replay_without_ground_truth_exits_non_zero_when_every_alignment_failed(
 
 def test_oracle_without_ground_truth_flags_is_refused_before_any_work(tmp_path):
     small = write_bag(tmp_path / 'small', 4)
-    done = run_tool('replay', [small, '-o', tmp_path / 'out', '--report', tmp_path / 'report',
+    done = run_main('replay', [small, '-o', tmp_path / 'out', '--report', tmp_path / 'report',
                                '--quiet', *ORACLE, '--gt-depth-topic',
                                '/camera/depth/image_raw'])
     assert done.code == 1 and len(done.err_lines) == 1 and 'Traceback' not in done.err
