@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Optional
 
-from align3r_ros.errors import ConfigError
-
 
 def param(default: Any, help: str, *, unit: str = '', low: Optional[float] = None,
           high: Optional[float] = None, runtime: bool = False) -> Any:

@@ -110,4 +110,3 @@ class TorchPairwiseBackend(CachedPairwiseBackend[FrameEncoding]):
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
-

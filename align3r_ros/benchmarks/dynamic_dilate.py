@@ -5,9 +5,10 @@
 
 The demo's synthetic dynamic scene (128x96, one moving sphere, ground truth) through the real
 engine with the oracle backend (the demo's settings: network long side 64; outputs at the input
-resolution, so the rendered mover mask applies pixel for pixel), each mode and seed once. For each radius, the
-published depth with ``output.exclude_dynamic`` (:func:`~align3r_ros.messages.dynamic.
-output_depth`, the node's composition) is compared with the one without it, over all frames:
+resolution, so the rendered mover mask applies pixel for pixel), each mode and seed once. For
+each radius, the published depth with ``output.exclude_dynamic``
+(:func:`~align3r_ros.messages.dynamic.output_depth`, the node's composition) is compared with the
+one without it, over all frames:
 
 * ``mover_left``: share of the ground-truth mover pixels with a depth that keep it (ghosts a
   mapper would integrate; lower is better);

@@ -3,8 +3,8 @@
 Nothing beyond plain tensors and containers is unpickled: ``torch.load(weights_only=True)``; for
 pairwise checkpoints (:func:`read_checkpoint_file`) ``argparse.Namespace`` is allow-listed
 (DUSt3R / Align3R training checkpoints store their arguments in one), for the priors' weights
-(:func:`load_weights_file`) nothing is. The file format is recognised from its first bytes, not from its name, so a renamed file
-still reads and a non-checkpoint fails with a one-line reason.
+(:func:`load_weights_file`) nothing is. The file format is recognised from its first bytes, not
+from its name, so a renamed file still reads and a non-checkpoint fails with a one-line reason.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from align3r_ros.structures import Frame
 #: image <-> camera_info / prior stamps closer than this are the same capture.
 PAIRING_SLOP_NS = 20_000_000
 
+
 def matching_reliability(publishers: Sequence[ReliabilityPolicy]) -> ReliabilityPolicy:
     """Reliable when there are publishers and every one is reliable, else best effort (which
     every publisher matches)."""

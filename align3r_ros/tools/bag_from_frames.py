@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     poses = parser.add_mutually_exclusive_group()
     poses.add_argument('--poses', help='TUM trajectory file (camera-to-world)')
     poses.add_argument('--pose-dir', help='folder of 4x4 camera-to-world text files')
-    parser.add_argument('--frames', type=cli.non_negative_int, default=0, help='at most N frames (0: all)')
+    parser.add_argument('--frames', type=cli.non_negative_int, default=0,
+                        help='at most N frames (0: all)')
     parser.add_argument('--stride', type=cli.positive_int, default=1,
                         help='keep every K-th frame')
     parser.add_argument('--compressed', action='store_true', help='write CompressedImage jpeg')

@@ -32,8 +32,7 @@ from align3r_ros.tools import cli
 if TYPE_CHECKING:  # the tool imports numpy/torch-heavy modules only when it runs
     from align3r_ros.evaluation.depth_metrics import DepthAlignment, DepthMetrics
     from align3r_ros.evaluation.pose_metrics import PoseMetrics
-    from align3r_ros.evaluation.report import (RunReport, metric_scale_causes,
-                                              metric_scale_warning)
+    from align3r_ros.evaluation.report import RunReport
     from align3r_ros.structures import FrameResult
     from align3r_ros.tools.progress import Progress
 

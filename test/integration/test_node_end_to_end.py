@@ -323,4 +323,3 @@ def test_node_real_engine_survives_bad_input(tiny_forward_weights, seven_scenes_
         node.destroy_node()
         camera.destroy_node()
         rclpy.try_shutdown(context=context)
-

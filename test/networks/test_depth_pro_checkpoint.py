@@ -49,7 +49,8 @@ def test_config_errors(depth_pro_config):
     with pytest.raises(ConfigError, match='use_fov_head'):
         resolve_config(no_fov)
     with pytest.raises(ConfigError, match='encoder'):
-        resolve_config({'vit': depth_pro_config['vit'], 'depth_pro': depth_pro_config['depth_pro']})
+        resolve_config({'vit': depth_pro_config['vit'],
+                        'depth_pro': depth_pro_config['depth_pro']})
     with pytest.raises(ConfigError, match='num_heads'):
         resolve_config({**depth_pro_config, 'vit': {**depth_pro_config['vit'], 'num_heads': 5}})
 

@@ -125,4 +125,3 @@ def test_the_engine_rectifies_and_drops_what_it_cannot_undo():
     assert engine.stats.frames_dropped == 1 and 'weird' in engine.stats.last_status
     assert engine.push(dataclasses.replace(distorted, K=None, stamp_ns=2)) == []
     assert engine.stats.frames_dropped == 2 and 'without K' in engine.stats.last_status
-

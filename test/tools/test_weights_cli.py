@@ -135,4 +135,3 @@ def test_console_entry_prints_no_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == \
         f"align3r-weights: error: checkpoint not found: {tmp_path / 'nothing.pth'}"
-

@@ -126,4 +126,3 @@ def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
     backend.forget([p.view.key for p in frames])
     scale, scale_note = _sequence_scale(frames, [range(len(frames))], [out], config)
     return _emit(frames, [out], config, scale, scale_note)
-

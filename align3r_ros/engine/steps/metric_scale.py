@@ -46,8 +46,10 @@ def metric_scale_note(mode: MetricScaleMode, prior_is_metric: bool,
     if mode == MetricScaleMode.OFF:
         return ''
     if not prior_is_metric:
+        if mode != MetricScaleMode.ON:
+            return ''
         return ('metric scale: scale.metric is on but there is no metric prior '
-                '(prior.kind / backend gives relative depth)') if mode == MetricScaleMode.ON else ''
+                '(prior.kind / backend gives relative depth)')
     if support_pixels is None:
         return 'metric scale: not estimated yet (no aligned clip or keyframe)'
     return (f'metric scale: {int(support_pixels)} confident static pixels with a metric prior, '

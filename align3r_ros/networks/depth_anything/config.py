@@ -2,8 +2,8 @@
 
 The official releases are named by their DINOv2 encoder: ``vits`` (Small), ``vitb`` (Base),
 ``vitl`` (Large). The same resolution also accepts the ``config.json`` of the parity fixture
-(``../shared/fixtures/depth_anything_v2_tiny``), so fixtures and releases share one code path. The network is built by
-:func:`align3r_ros.networks.depth_anything.build.build_depth_anything_v2`.
+(``../shared/fixtures/depth_anything_v2_tiny``), so fixtures and releases share one code path.
+The network is built by :func:`align3r_ros.networks.depth_anything.build.build_depth_anything_v2`.
 """
 
 from __future__ import annotations

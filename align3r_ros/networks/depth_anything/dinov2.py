@@ -142,4 +142,3 @@ class DinoV2Backbone(nn.Module):
             if index in wanted:
                 taken[index] = self.norm(x)
         return [(taken[i][:, 1:], taken[i][:, 0]) for i in layer_idx]
-

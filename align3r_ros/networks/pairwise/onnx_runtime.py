@@ -90,8 +90,6 @@ class PairwiseOnnxInfo:
         return info
 
 
-
-
 def encoder_io_names(needs_pointmap: bool) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """(input names, output names) of ``encoder.onnx``."""
     if needs_pointmap:
