@@ -7,7 +7,10 @@
    (``DIR/input_bag``: image, CameraInfo, ground-truth depth and pose topics);
 2. replays that bag through the real engine with the oracle backend (ground truth turned into
    noisy pairwise point maps) — the code path of ``align3r-replay`` — into an output rosbag2 of
-   the node's topics (``DIR/output_bag``);
+   the node's topics (``DIR/output_bag``). The oracle also gets each frame's rendered mover mask
+   by stamp (a bag cannot carry it; :class:`~align3r_ros.tools.map_measure.OracleMaskEngine`),
+   so the mover's pairwise predictions disagree as a real network's would and the output's
+   ``~/dynamic_mask/image`` shows it;
 3. writes the report (``DIR/report``: report.json, report.md, trajectory, errors and depth-strip
    plots) and prints where everything is.
 
@@ -79,14 +82,18 @@ def run_demo(output: Path, scene: DemoScene, mode: RunMode, quiet: bool) -> List
     bag_options = FramesBagOptions()
     input_bag, output_bag, report_dir = (output / 'input_bag', output / 'output_bag',
                                          output / 'report')
-    frames = iter_frames(scene.frames, scene.height, scene.width, seed=scene.seed,
-                         num_movers=scene.movers)
+    from align3r_ros.tools.map_measure import OracleMaskEngine
+
+    frames = list(iter_frames(scene.frames, scene.height, scene.width, seed=scene.seed,
+                              num_movers=scene.movers))
     count = write_frames_bag(frames, input_bag, bag_options)
+    masks = {int(f.stamp_ns): f.gt_dynamic_mask for f in frames}
     options = ReplayOptions(
         input=input_bag, output=output_bag, config=load_config(DEMO_OVERRIDES), mode=mode,
         gt_depth_topic=bag_options.gt_depth_topic, gt_pose_topic=bag_options.gt_pose_topic)
-    outcome = replay_with_progress(options, quiet)
-    cli.check_results(outcome.report)
+    outcome = replay_with_progress(options, quiet,
+                                   wrap_engine=lambda engine: OracleMaskEngine(engine, masks))
+    cli.check_results(outcome.report, outcome.frames_with_depth, outcome.statuses_without_depth)
     files = write_report(report_dir, outcome.report)
     return [f'{count} synthetic frames ({scene.width}x{scene.height}, one moving sphere, '
             f'ground truth) -> {input_bag}',

@@ -110,17 +110,24 @@ def summary_line(outcome) -> str:
     return ', '.join(parts)
 
 
-def replay_with_progress(options, quiet: bool):
+def replay_with_progress(options, quiet: bool, wrap_engine=None):
     """:func:`~align3r_ros.tools.replay_run.run_replay` with progress bars: per frame
     (streaming), per frame read then per offline stage (offline); log records go through the
-    bars. ``quiet`` shows none."""
+    bars. ``quiet`` shows none. ``wrap_engine``: engine -> the engine the replay drives (the
+    demo hands its rendered masks to the oracle this way); None drives the engine itself."""
     from align3r_ros.tools.progress import Progress
-    from align3r_ros.tools.replay_run import run_replay
+    from align3r_ros.tools.replay_run import default_engine_factory, run_replay
 
     with Progress('align3r-replay', quiet) as progress:
-        return run_replay(options, progress=lambda done, total: progress.frames(
-            done, total, 'replay'), on_stage=progress.stage,
-            on_flush=lambda: progress.note('aligning the frames still held'))
+        factory = None
+        if wrap_engine is not None:
+            build = default_engine_factory(options.mode, progress.stage)
+
+            def factory(config):
+                return wrap_engine(build(config))
+        return run_replay(options, engine_factory=factory, progress=lambda done, total:
+                          progress.frames(done, total, 'replay'), on_stage=progress.stage,
+                          on_flush=lambda: progress.note('aligning the frames still held'))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -115,7 +115,7 @@ def test_evo_ape_with_sim3_alignment_equals_the_report_ate(replayed):
     assert ate > 0 and rmse == pytest.approx(ate, rel=1e-6)
 
 
-def test_demo_bag_has_the_node_topic_set(tmp_path):
+def test_demo_bag_has_the_node_topic_set_and_the_mover_in_its_mask(tmp_path):
     from align3r_ros.config import RunMode
     from align3r_ros.tools.demo import DemoScene, run_demo
 
@@ -123,6 +123,8 @@ def test_demo_bag_has_the_node_topic_set(tmp_path):
     topics, by_topic = _messages(tmp_path / 'output_bag')
     assert set(topics) == NODE_TOPICS
     assert len(by_topic[NAMES.dynamic_mask]) == len(by_topic[NAMES.depth]) == FRAMES
+    # the oracle got the rendered mover masks: the sphere shows in every frame's mask
+    assert all((as_uint8(m.data) == 255).any() for m in by_topic[NAMES.dynamic_mask])
 
 
 def test_replay_trajectory_location_is_checked_before_any_work(tmp_path, capsys):
