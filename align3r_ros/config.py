@@ -349,8 +349,9 @@ class InputConfig:
     odometry_timeout: float = param(0.05, 'Longest wait for odometry at an image stamp before '
                                           'the frame goes on without it', unit='s', low=0.0,
                                     high=10.0)
-    odometry_weight: float = param(1.0, 'Weight of the odometry motion prior in tracking and '
-                                        'keyframe refinement (0: scale only)', low=0.0)
+    odometry_weight: float = param(0.2, 'Weight of the odometry motion prior in tracking and '
+                                        'keyframe refinement, vision = 1 (0: scale only)',
+                                   low=0.0)
     odometry_disagreement: float = param(
         0.05, 'Odometry and vision disagreeing by more than this (translation of the motion '
               'to the reference keyframe) down-weights odometry for the frame', unit='m',

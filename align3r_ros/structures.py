@@ -85,6 +85,8 @@ class FrameResult:
         world_id: which world ``T_world_cam`` is in: the engine counts it up when it resets
             the world (stamp went backwards, image size changed); poses of different
             ``world_id`` are not comparable (a path restarts).
+        scale_source: where the metres of a metric result come from: 'odometry' (the robot's
+            odometry, ``Frame.T_odom_cam``), 'prior' (a metric depth prior) or 'none'.
     """
 
     stamp_ns: int
@@ -99,6 +101,7 @@ class FrameResult:
     status: str = ''
     tag: Any = None
     world_id: int = 0
+    scale_source: str = 'none'
 
     def masked_depth(self, conf_threshold: float) -> np.ndarray:
         """(H, W) float32 depth, NaN where invalid or where confidence < ``conf_threshold``.
@@ -202,6 +205,10 @@ class EngineStats:
         tracking_losses: frames whose tracking was lost, each re-initialising the map (live).
         last_status: the last status note ('' normally).
         timings: the last stages' wall-clock times.
+        scale_source: the last result's ``FrameResult.scale_source``.
+        odometry_frames: frames pushed with usable odometry (``Frame.T_odom_cam``).
+        odometry_disagreements: frames (and refined keyframes) whose odometry disagreed with
+            vision beyond ``input.odometry_disagreement*`` (down-weighted; live mode).
     """
 
     frames_in: int = 0
@@ -212,6 +219,9 @@ class EngineStats:
     tracking_losses: int = 0
     last_status: str = ''
     timings: StageTimings = StageTimings()
+    scale_source: str = 'none'
+    odometry_frames: int = 0
+    odometry_disagreements: int = 0
 
 
 class FrameEngine(Protocol):

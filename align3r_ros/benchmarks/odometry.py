@@ -1,6 +1,6 @@
 """``align3r-bench odometry``: metric scale and bounded drift from (simulated) robot odometry.
 
-    align3r-bench odometry [--frames 60] [--long-side 512] [--slip-start 25] [--threads 2]
+    align3r-bench odometry [--frames 64] [--long-side 512] [--slip-start 32] [--threads 2]
         [--device cpu] [--out FILE]
 
 The oracle backend on the shared 7-Scenes frames (``../shared/data/7scenes_redkitchen``, walked
@@ -173,11 +173,11 @@ def targets(by_case: Dict[str, Dict]) -> Dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='align3r-bench odometry',
                                      description=__doc__.split('\n\n')[0])
-    parser.add_argument('--frames', type=int, default=60, help='frames (7-Scenes walked '
+    parser.add_argument('--frames', type=int, default=64, help='frames (7-Scenes walked '
                         'forward and back)')
     parser.add_argument('--long-side', type=int, default=512, help='network long side (px)')
-    parser.add_argument('--slip-start', type=int, default=25, help='first frozen frame of the '
-                        'slip run')
+    parser.add_argument('--slip-start', type=int, default=32, help='first frozen frame of the '
+                        'slip run (32: the camera walks back steadily through the slip)')
     parser.add_argument('--cases', default=','.join(CASES), help='comma list of runs')
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     parser.add_argument('--device', default='cpu', help='runtime.device: cpu, cuda or auto')

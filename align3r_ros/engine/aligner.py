@@ -45,6 +45,11 @@ class StreamAligner(Protocol):
         ...
 
     @property
+    def odometry_disagreements(self) -> int:
+        """Frames whose odometry disagreed with vision (``EngineStats``; 0 in clip mode)."""
+        ...
+
+    @property
     def timings(self) -> StageTimings:
         """Times of the last alignment work (``prepare_ms`` is 0: the engine measures it)."""
         ...

@@ -135,6 +135,9 @@ class Engine:
         except Align3rError as error:
             return self._drop(f'dropped: {error}')
         prepare_ms = 1e3 * (time.perf_counter() - start)
+        if prepared.T_odom_cam is not None:
+            self._stats = dataclasses.replace(
+                self._stats, odometry_frames=self._stats.odometry_frames + 1)
         reasons = []
         if self._last_stamp is not None and stamp < self._last_stamp:
             reasons.append(f'stamp went backwards {self._last_stamp} -> {stamp}')
@@ -170,6 +173,10 @@ class Engine:
         status = status or (results[-1].status if results else self._stats.last_status)
         self._stats = dataclasses.replace(self._stats,
                                           frames_out=self._stats.frames_out + len(results),
+                                          scale_source=results[-1].scale_source if results
+                                          else self._stats.scale_source,
+                                          odometry_disagreements=(
+                                              self._stream.odometry_disagreements),
                                           keyframes_added=self._stream.keyframes_added,
                                           tracking_losses=self._stream.tracking_losses,
                                           last_status=status, timings=timings)

@@ -86,17 +86,19 @@ def test_agreeing_motion_is_fused_and_disagreeing_motion_barely_counts():
     assert check.disagrees and check.rotation_deg == pytest.approx(10.0)
 
 
-def test_window_prior_holds_the_first_keyframe_and_counts_disagreements():
+def test_window_prior_chains_consecutive_motions_from_the_first_keyframe():
     scale = 1.0
-    odom = [pose([0, 0, 0]), pose([0.1, 0, 0]), None, pose([0.32, 0, 0]), pose([1.0, 0, 0])]
+    odom = [pose([0, 0, 0]), pose([0.1, 0, 0]), None, pose([0.32, 0, 0]), pose([0.42, 0, 0]),
+            pose([1.5, 0, 0])]
     vision = [pose([0, 0, 0]), pose([0.12, 0, 0]), pose([0.3, 0, 0]), pose([0.3, 0, 0]),
-              pose([0.3, 0, 0])]
+              pose([0.42, 0, 0]), pose([0.52, 0, 0])]
     fused, disagreements = fuse_window(vision, odom, scale, CONFIG)
     np.testing.assert_allclose(fused[0], vision[0])
-    np.testing.assert_allclose(fused[1][:3, 3], [0.11, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(fused[2], vision[2])  # no odometry: untouched
-    np.testing.assert_allclose(fused[3][:3, 3], [0.31, 0, 0], atol=1e-12)  # from the first
-    assert abs(fused[4][0, 3] - 0.3) < 1e-3  # 0.7 m apart: odometry barely counts
+    np.testing.assert_allclose(fused[1][:3, 3], [0.11, 0, 0], atol=1e-12)  # (0.12 + 0.1) / 2
+    np.testing.assert_allclose(fused[2][:3, 3], [0.29, 0, 0], atol=1e-12)  # no odometry:
+    np.testing.assert_allclose(fused[3][:3, 3], [0.29, 0, 0], atol=1e-12)  # vision's motion
+    np.testing.assert_allclose(fused[4][:3, 3], [0.40, 0, 0], atol=1e-12)  # (0.12 + 0.1) / 2
+    assert abs(fused[5][0, 3] - 0.50) < 1e-3  # 1.08 m against 0.1 m: odometry barely counts
     assert disagreements == 1 and np.all(np.isfinite(fused))
 
 

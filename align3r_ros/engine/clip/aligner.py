@@ -72,6 +72,7 @@ class ClipAligner:
         #: keyframes that joined the window; clip mode never loses tracking
         self.keyframes_added = 0
         self.tracking_losses = 0
+        self.odometry_disagreements = 0
 
     def keyframe_poses(self) -> List[KeyframePose]:
         """[]: clip mode publishes a clip's poses once, after its solve; nothing moves later."""

@@ -47,10 +47,11 @@ import torch
 
 from align3r_ros.align.focal import estimate_focal
 from align3r_ros.backends.base import PairwiseBackend
-from align3r_ros.config import Align3rConfig
+from align3r_ros.config import Align3rConfig, MetricScaleMode
 from align3r_ros.engine.live.fusion import fold_into_keyframes, fused_frame_depth
 from align3r_ros.engine.live.keyframes import (LiveKeyframe, dynamic_from_disagreement,
                                                is_lost, needs_keyframe, new_keyframe)
+from align3r_ros.engine.live.odometry import LiveOdometry
 from align3r_ros.engine.live.pairs import PairMaps
 from align3r_ros.engine.live.track import TrackOutcome, track_frame
 from align3r_ros.engine.live.window import KeyframeWindow
@@ -92,6 +93,8 @@ class LiveAligner:
         self.device = resolve_device(config.runtime.device)
         self.state = LiveState.INIT
         self.window = KeyframeWindow(config, backend, self.device)
+        #: the robot's odometry: world anchoring, metric scale, drift prior (live/odometry.py)
+        self.odometry = LiveOdometry(config)
         self.last_T_world_cam = np.eye(4)
         self.keyframes_added = 0
         self.tracking_losses = 0
@@ -113,10 +116,18 @@ class LiveAligner:
     def timings(self) -> StageTimings:
         return self._timings
 
+    @property
+    def odometry_disagreements(self) -> int:
+        """Frames and refined keyframes whose odometry disagreed with vision."""
+        return self.odometry.disagreements
+
     def keyframe_poses(self) -> List[KeyframePose]:
         """The window's keyframes, oldest first, with their latest refined poses (metric when
         the metric scale is known); [] before the first keyframe and after a reset or loss."""
-        return self.window.poses()
+        scale, _ = self._odometry_scale()
+        if scale is None:
+            return self.window.poses()
+        return self.odometry.keyframe_poses(self.window.keyframes, scale)
 
     def push(self, prepared: PreparedFrame) -> List[FrameResult]:
         """Align ``prepared``; returns exactly its result."""
@@ -151,6 +162,7 @@ class LiveAligner:
     def reset(self, status: str) -> List[FrameResult]:
         """Forget the map (new size, caller's reset); ``status`` goes on the next result."""
         self._drop_map(LiveState.INIT)
+        self.odometry.new_world()
         self.last_T_world_cam = np.eye(4)
         self._last_median_depth = None
         self._pending_status = _join(self._pending_status, status)
@@ -171,21 +183,27 @@ class LiveAligner:
             return self._initialise(prepared, _join(status, note), self._last_median_depth,
                                     own=outcome.own)
         self.window.observed(outcome.tracked, outcome.overlaps)
+        T_frame, note = self.odometry.prior(prepared, outcome.T_world_cam)
+        status = _join(status, note)
         threshold = self.config.dynamic.threshold
         self.window.replace(fold_into_keyframes(outcome.tracked, outcome.edges, outcome.fit,
                                                 threshold))
         depth = fused_frame_depth(outcome.depth, outcome.edges, outcome.dynamic,
-                                  outcome.T_world_cam, self.window.K_tensor(),
+                                  T_frame, self.window.K_tensor(),
                                   self.window.keyframes, threshold)
         nan = torch.full_like(depth, float('nan'))
-        frame = new_keyframe(prepared, outcome.T_world_cam,
+        frame = new_keyframe(prepared, T_frame,
                              torch.where(outcome.valid, depth, nan), outcome.confidence,
                              outcome.dynamic)
         if needs_keyframe(outcome.overlap, outcome.parallax, live):
             self._add_keyframe(frame)
             frame, note, network_s = self.window.refine()
             self._network_s += network_s
-            status = _join(status, note)
+            replaced, odometry_note = self.odometry.refined(self.window.keyframes)
+            self.window.replace(replaced)
+            frame = self.window.newest
+            self.odometry.keyframe_added(frame)
+            status = _join(status, note, odometry_note)
         return self._emit(prepared, frame, outcome.fit.residual, status)
 
     def _initialise(self, prepared: PreparedFrame, status: str,
@@ -223,9 +241,11 @@ class LiveAligner:
             median = float(depth[confident].median())
             if median > 0 and np.isfinite(target_median):
                 depth = depth * (target_median / median)
-        T = torch.as_tensor(self.last_T_world_cam, dtype=torch.float64, device=self.device)
+        T = torch.as_tensor(self.odometry.start_pose(prepared, self.last_T_world_cam),
+                            dtype=torch.float64, device=self.device)
         keyframe = new_keyframe(prepared, T, depth, conf.float(), dynamic)
         self._add_keyframe(keyframe)
+        self.odometry.keyframe_added(keyframe)
         self.state = LiveState.TRACKING
         return self._emit(prepared, keyframe, float('nan'), status)
 
@@ -250,6 +270,7 @@ class LiveAligner:
 
     def _drop_map(self, state: LiveState) -> None:
         self.window.clear()
+        self.odometry.new_map()
         self.state = state
 
     def _predict(self, views: Sequence, edges: Sequence[Tuple[int, int]]) -> List[PairMaps]:
@@ -266,14 +287,28 @@ class LiveAligner:
         if K is None:
             K = prepared.K_known if prepared.K_known is not None else \
                 intrinsics_matrix(max(h, w), max(h, w), *default_principal_point(h, w))
-        return frame_result(prepared, self.last_T_world_cam, np.full((h, w), np.nan, np.float32),
-                            K, np.zeros((h, w), np.float32), np.zeros((h, w), bool), self.config,
-                            self._scale(prepared), float('nan'), status)
+        scale, source = self._scale(prepared)
+        return frame_result(prepared, self.odometry.to_output(self.last_T_world_cam, scale),
+                            np.full((h, w), np.nan, np.float32), K, np.zeros((h, w), np.float32),
+                            np.zeros((h, w), bool), self.config, scale, float('nan'), status,
+                            scale_source=source)
 
-    def _scale(self, prepared: PreparedFrame) -> Optional[float]:
+    def _odometry_scale(self) -> Tuple[Optional[float], str]:
+        """(the odometry's metres per unit, 'odometry') once it holds and scale.metric is not
+        off, else (None, '')."""
+        scale = self.odometry.metres_per_unit
+        if scale is None or MetricScaleMode(self.config.scale.metric) == MetricScaleMode.OFF:
+            return None, ''
+        return scale, 'odometry'
+
+    def _scale(self, prepared: PreparedFrame) -> Tuple[Optional[float], str]:
+        """(metres per unit or None, its source): odometry first, then a metric prior."""
+        scale, source = self._odometry_scale()
+        if scale is not None:
+            return scale, source
         if not metric_scale_enabled(self.config.scale.metric, prepared.metric_prior is not None):
-            return None
-        return self.window.metric.scale
+            return None, ''
+        return self.window.metric.scale, 'prior'
 
     def _emit(self, prepared: PreparedFrame, frame: LiveKeyframe, residual: float,
               status: str) -> FrameResult:
@@ -286,13 +321,18 @@ class LiveAligner:
             finite = depth[np.isfinite(depth) & (depth > 0)]
         if finite.size:
             self._last_median_depth = float(np.median(finite))
-        scale = self._scale(prepared)
+        scale, source = self._scale(prepared)
         if scale is None:
             status = _join(status, metric_scale_note(
                 self.config.scale.metric, prepared.metric_prior is not None,
                 self.window.metric_support, self.config.scale.min_pixels))
-        return frame_result(prepared, T, depth, self.window.K, frame.confidence.cpu().numpy(),
-                            frame.dynamic.cpu().numpy(), self.config, scale, residual, status)
+            if prepared.T_odom_cam is not None and \
+                    MetricScaleMode(self.config.scale.metric) != MetricScaleMode.OFF:
+                status = _join(status, 'metric scale from odometry: waiting for keyframes '
+                                       f'{self.config.scale.odometry_min_baseline:g} m apart')
+        return frame_result(prepared, self.odometry.to_output(T, scale), depth, self.window.K,
+                            frame.confidence.cpu().numpy(), frame.dynamic.cpu().numpy(),
+                            self.config, scale, residual, status, scale_source=source)
 
 
 def _join(*parts: str) -> str:

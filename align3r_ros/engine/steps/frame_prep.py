@@ -27,6 +27,7 @@ from align3r_ros.geometry.camera import default_principal_point, intrinsics_matr
 from align3r_ros.networks.preprocess import (ViewTransform, network_rgb, normalise_network_rgb,
                                              plan_transform, prior_to_pointmap)
 from align3r_ros.engine.steps.rectify import FrameRectifier
+from align3r_ros.engine.steps.odometry import checked_odometry
 from align3r_ros.structures import Frame, PriorMap
 
 
@@ -44,6 +45,8 @@ class PreparedFrame:
         rgb: (h, w, 3) uint8 colours at network resolution.
         input_rgb: (H, W, 3) uint8 input colours (kept for input-resolution output only).
         tag: the caller's ``Frame.tag`` (returned on the result, never read).
+        T_odom_cam: (4, 4) float64 the frame's odometry (``Frame.T_odom_cam``) when usable
+            (finite, a rotation), else None.
     """
 
     stamp_ns: int
@@ -54,6 +57,7 @@ class PreparedFrame:
     rgb: np.ndarray
     input_rgb: Optional[np.ndarray]
     tag: Any = None
+    T_odom_cam: Optional[np.ndarray] = None
 
     @property
     def network_hw(self) -> Tuple[int, int]:
@@ -144,7 +148,7 @@ class FramePreparer:
                              K_known=K_net if known else None, metric_prior=metric_prior,
                              rgb=colours,
                              input_rgb=frame.rgb if self.keep_input_rgb else None,
-                             tag=frame.tag)
+                             tag=frame.tag, T_odom_cam=checked_odometry(frame.T_odom_cam))
 
     def _prior(self, frame: Frame, K_input: Optional[np.ndarray]) -> Optional[PriorMap]:
         prior_cfg = self.config.prior

@@ -79,6 +79,12 @@ class OdometryScale:
         self._anchors.clear()
         self._order.clear()
 
+    def forget_anchors(self) -> None:
+        """A new map whose units continue the old one's: the remembered keyframes leave, the
+        tracked scale stays."""
+        self._anchors.clear()
+        self._order.clear()
+
     def move(self, stamp_ns: int, T_world_cam: np.ndarray) -> None:
         """A remembered keyframe's refined pose (its odometry is unchanged)."""
         if int(stamp_ns) in self._anchors:
@@ -195,19 +201,26 @@ def fuse_motion(T_world_ref: np.ndarray, T_world_frame: np.ndarray,
 
 def fuse_window(T_world: Sequence[np.ndarray], T_odom: Sequence[Optional[np.ndarray]],
                 scale: float, config: Align3rConfig) -> Tuple[np.ndarray, int]:
-    """A refined keyframe window with the odometry motion from its first keyframe (held fixed)
-    as a weighted prior on every later keyframe that has odometry.
+    """A refined keyframe window with the odometry motion between consecutive keyframes as a
+    weighted prior, from the first keyframe (held fixed) on: keyframe k's refined motion from
+    k-1 is blended with the odometry's and chained onto k-1's new pose. A keyframe without
+    odometry (or after one without) keeps its refined motion.
 
     Returns:
-        ((N, 4, 4) poses, how many keyframes disagreed).
+        ((N, 4, 4) poses, how many keyframe motions disagreed).
     """
-    poses = np.array(T_world, dtype=np.float64, copy=True)
-    if not len(poses) or T_odom[0] is None:
-        return poses, 0
+    refined = np.array(T_world, dtype=np.float64, copy=True)
+    poses = refined.copy()
     disagreements = 0
     for k in range(1, len(poses)):
-        if T_odom[k] is None:
+        M_vision = relative_transform(refined[k - 1], refined[k])
+        if T_odom[k] is None or T_odom[k - 1] is None:
+            poses[k] = poses[k - 1] @ M_vision
             continue
-        poses[k], check = fuse_motion(poses[0], poses[k], T_odom[0], T_odom[k], scale, config)
+        M_odometry = relative_transform(T_odom[k - 1], T_odom[k])
+        check = check_motion(M_vision, M_odometry, scale, config)
+        M_units = M_odometry.copy()
+        M_units[:3, 3] /= scale
+        poses[k] = poses[k - 1] @ blend_motion(M_vision, M_units, check.weight)
         disagreements += int(check.disagrees)
     return poses, disagreements

@@ -25,7 +25,7 @@ from align3r_ros.structures import FrameResult
 def frame_result(prepared: PreparedFrame, T_world_cam: np.ndarray, depth: np.ndarray,
                  K: np.ndarray, confidence: np.ndarray, dynamic_mask: np.ndarray,
                  config: Align3rConfig, metric_scale: Optional[float], residual: float,
-                 status: str) -> FrameResult:
+                 status: str, scale_source: str = '') -> FrameResult:
     """Build one result.
 
     Args:
@@ -39,6 +39,8 @@ def frame_result(prepared: PreparedFrame, T_world_cam: np.ndarray, depth: np.nda
         metric_scale: metres per alignment unit, or None when not metric.
         residual: mean alignment residual of the solve.
         status: diagnostics note.
+        scale_source: where ``metric_scale`` came from ('odometry' or 'prior'); '' is 'prior'
+            when metric, else 'none'.
     """
     scale = 1.0 if metric_scale is None else float(metric_scale)
     T = np.array(T_world_cam, dtype=np.float64)
@@ -63,4 +65,5 @@ def frame_result(prepared: PreparedFrame, T_world_cam: np.ndarray, depth: np.nda
     return FrameResult(stamp_ns=prepared.stamp_ns, depth=depth, confidence=confidence, K=K,
                        T_world_cam=T, is_metric=metric_scale is not None, dynamic_mask=mask,
                        rgb=rgb, residual=float(residual), status=status,
-                       tag=prepared.tag)
+                       tag=prepared.tag, scale_source=scale_source or (
+                           'none' if metric_scale is None else 'prior'))
