@@ -65,6 +65,26 @@ def test_without_open3d_the_tool_says_how_to_install_it(bag, tmp_path, capsys, m
     assert _nothing_beside(tmp_path, 'map')
 
 
+class _NoLibusb:
+    """A meta-path finder that fails ``import open3d`` as the wheel does without libusb."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == 'open3d':
+            raise ImportError('libusb-1.0.so.0: cannot open shared object file: No such file '
+                              'or directory')
+        return None
+
+
+def test_open3d_without_its_system_library_names_the_debian_package(bag, tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.delitem(sys.modules, 'open3d', raising=False)
+    monkeypatch.setattr(sys, 'meta_path', [_NoLibusb()] + sys.meta_path)
+    status, _, err = _run(capsys, bag, '-o', tmp_path / 'map')
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert 'apt-get install libusb-1.0-0' in err and 'pip install' not in err
+    assert _nothing_beside(tmp_path, 'map')
+
+
 @needs_open3d
 def test_the_demo_output_bag_gives_a_mesh_open3d_reads_back(tmp_path, capsys):
     import open3d
