@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -213,6 +214,21 @@ def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -
         check_output(location, force)
 
 
+def most_frequent_status(statuses: Sequence[Tuple[str, int]]) -> Tuple[str, int]:
+    """The most frequent non-empty status of (status, count) pairs and its count, statuses that
+    differ only in their numbers (a frame's stamp, a pixel count) counted as one; the first
+    such text stands for them. ('', 0) when none."""
+    groups: dict = {}
+    for status, count in statuses:
+        if status:
+            key = re.sub(r'\d+', '#', status)
+            first, total = groups.get(key, (status, 0))
+            groups[key] = (first, total + int(count))
+    if not groups:
+        return '', 0
+    return max(groups.values(), key=lambda item: item[1])
+
+
 def check_results(report, frames_with_depth: Optional[int] = None,
                   statuses: Sequence[Tuple[str, int]] = ()) -> None:
     """Refuse to call a run a success when it produced nothing valid (exit status 1).
@@ -234,9 +250,9 @@ def check_results(report, frames_with_depth: Optional[int] = None,
     scored_none = evaluation is not None and evaluation.depth_frames > 0 and \
         evaluation.depth is None
     if frames_with_depth == 0 or scored_none:
-        named = [(status, count) for status, count in statuses if status]
-        cause = (f'most frequent frame status ({named[0][1]} of {report.frames}): '
-                 f'{named[0][0]}') if named else 'every alignment failed?'
+        status, count = most_frequent_status(statuses)
+        cause = (f'most frequent frame status ({count} of {report.frames}): {status}'
+                 if status else 'every alignment failed?')
         raise AlignmentError(f'none of the {report.frames} results holds a valid depth map '
                              f'({cause}); the outputs were written but are not usable')
 

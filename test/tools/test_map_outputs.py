@@ -149,7 +149,8 @@ class _NoIntrinsicsEngine:
     def push(self, frame):
         from align3r_ros.structures import FrameResult
 
-        status = 'oracle: no intrinsics (give CameraInfo or camera.fx/fy)' \
+        # each frame's status names its own stamp, as the engine's do: counted as one cause
+        status = f'oracle: frame {frame.stamp_ns} has no intrinsics (give CameraInfo)' \
             if frame.stamp_ns != synthetic_frames(4)[0].stamp_ns else 'reset: size changed'
         return [FrameResult(stamp_ns=frame.stamp_ns, depth=np.full(frame.shape, np.nan,
                                                                    np.float32),
@@ -174,6 +175,7 @@ def test_no_valid_depth_names_the_most_frequent_frame_status(tmp_path, monkeypat
     code = replay.main([str(tmp_path / 'input'), '-o', str(tmp_path / 'out'), '--quiet'])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1
+    second = synthetic_frames(4)[1].stamp_ns
     assert 'none of the 4 results holds a valid depth map (most frequent frame status ' \
-           '(3 of 4): oracle: no intrinsics (give CameraInfo or camera.fx/fy))' in err[0]
+           f'(3 of 4): oracle: frame {second} has no intrinsics (give CameraInfo))' in err[0]
     assert 'every alignment failed?' not in err[0]
