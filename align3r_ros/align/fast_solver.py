@@ -38,6 +38,7 @@ from align3r_ros.align.params import (AlignmentParams, BASE_SCALE, FOCAL_BREAK, 
                                       focal_lengths, pair_scales, pose_matrices)
 from align3r_ros.align.problem import AlignmentProblem
 from align3r_ros.config import AlignConfig, Schedule
+from align3r_ros.geometry.torch_ops import weighted_umeyama
 
 #: Outer majorise-minimise iterations.
 OUTER_ITERATIONS = 10
@@ -50,41 +51,6 @@ RESIDUAL_FLOOR = 1e-3
 #: Adam polish (only when temporal smoothing is on): iterations and learning rates.
 POLISH_ITERATIONS = 30
 POLISH_LR = (1e-3, 1e-4)
-
-
-def _svd_rotation(cov: torch.Tensor) -> tuple:
-    """Rotation R maximising tr(R^T cov) for (B, 3, 3) cov, and the sign-corrected S-trace."""
-    U, S, Vh = torch.linalg.svd(cov)
-    d = torch.sign(torch.det(U @ Vh))
-    d = torch.where(d == 0, torch.ones_like(d), d)
-    D = torch.ones_like(S)
-    D[:, 2] = d
-    R = U @ torch.diag_embed(D) @ Vh
-    return R, (S * D).sum(-1)
-
-
-def _weighted_umeyama(src: torch.Tensor, dst: torch.Tensor, w: torch.Tensor,
-                      with_scale: bool) -> tuple:
-    """Batched weighted Umeyama on (B, P, 3) src/dst with (B, P) weights.
-
-    Returns:
-        R (B, 3, 3), t (B, 3), s (B,) with dst ≈ s R src + t, plus the float64 terms (a, b, μ_s,
-        μ_d) of the scale quadratic Σw‖dst_c − s R src_c‖² = const − 2 a s + b s² (used by the
-        pinned-scale update).
-    """
-    wsum = w.sum(1).clamp_min(1e-30)
-    wn = (w / wsum[:, None])[:, None, :]                      # (B, 1, P)
-    mu_s = (wn @ src)[:, 0]
-    mu_d = (wn @ dst)[:, 0]
-    src_c = src - mu_s[:, None]
-    dst_c = dst - mu_d[:, None]
-    cov = ((dst_c * w[..., None]).transpose(1, 2) @ src_c).double()
-    R, a = _svd_rotation(cov)
-    b = (w * (src_c * src_c).sum(-1)).sum(1).double()
-    mu_s, mu_d = mu_s.double(), mu_d.double()
-    s = a / b.clamp_min(1e-30) if with_scale else torch.ones_like(a)
-    t = mu_d - s[:, None] * torch.einsum('bij,bj->bi', R, mu_s)
-    return R.to(src.dtype), t.to(src.dtype), s.to(src.dtype), (a, b, mu_s, mu_d, R)
 
 
 def pinned_scales(a: torch.Tensor, b: torch.Tensor, log_target: float) -> torch.Tensor:
@@ -171,7 +137,7 @@ def _update_pairs(X, state, data, problem, subset) -> None:
     wt_i, wt_j = data.weight_i[:, subset], data.weight_j[:, subset]
     floor = _residual_floor(res_i, wt_i)
     w = torch.cat([wt_i / res_i.clamp_min(floor), wt_j / res_j.clamp_min(floor)], dim=1)
-    R, t, s, (a, b, mu_s, mu_d, R64) = _weighted_umeyama(
+    R, t, s, (a, b, mu_s, mu_d, R64) = weighted_umeyama(
         torch.cat([src_i, src_j], dim=1), torch.cat([dst_i, dst_j], dim=1), w,
         with_scale=True)
     if problem.pin_scale:
@@ -188,7 +154,7 @@ def _global_correction(X, state, data, subset) -> None:
     sims = []
     for pts, dst, w in ((data.pts_i[:, subset], Xs[data.edge_i], w_i),
                         (data.pts_j[:, subset], Xs[data.edge_j], w_j)):
-        _, _, _, (a, b, mu_s, mu_d, R64) = _weighted_umeyama(pts, dst, w, with_scale=True)
+        _, _, _, (a, b, mu_s, mu_d, R64) = weighted_umeyama(pts, dst, w, with_scale=True)
         s = a / b.clamp_min(1e-30)
         t = mu_d - s[:, None] * torch.einsum('bij,bj->bi', R64, mu_s)
         sims.append((R64, t, s))
@@ -230,7 +196,7 @@ def _update_frames(state, data, problem, target, wsum) -> None:
     rays = state.rays()
     if bool(free_pose.any()):
         src = state.depth[..., None] * rays
-        R, t, _, _ = _weighted_umeyama(src, target, wsum, with_scale=False)
+        R, t, _, _ = weighted_umeyama(src, target, wsum, with_scale=False)
         state.R = torch.where(free_pose[:, None, None], R, state.R)
         state.c = torch.where(free_pose[:, None], t, state.c)
     rel = torch.einsum('npi,nij->npj', target - state.c[:, None], state.R)  # camera frame

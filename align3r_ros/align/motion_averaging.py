@@ -16,30 +16,7 @@ from __future__ import annotations
 
 import torch
 
-
-def _rotation_log(R: torch.Tensor) -> torch.Tensor:
-    """(B, 3, 3) rotations -> (B, 3) rotation vectors (angles well below π)."""
-    cos = ((R.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1.0, 1.0)
-    angle = torch.arccos(cos)
-    axis = torch.stack([R[:, 2, 1] - R[:, 1, 2], R[:, 0, 2] - R[:, 2, 0],
-                        R[:, 1, 0] - R[:, 0, 1]], dim=-1)
-    factor = torch.where(angle > 1e-8, angle / (2 * torch.sin(angle).clamp_min(1e-12)),
-                         torch.full_like(angle, 0.5))
-    return axis * factor[:, None]
-
-
-def _rotation_exp(w: torch.Tensor) -> torch.Tensor:
-    """(B, 3) rotation vectors -> (B, 3, 3) rotations (Rodrigues)."""
-    angle = w.norm(dim=-1, keepdim=True)
-    axis = w / angle.clamp_min(1e-12)
-    K = torch.zeros(w.shape[0], 3, 3, dtype=w.dtype, device=w.device)
-    K[:, 0, 1], K[:, 0, 2] = -axis[:, 2], axis[:, 1]
-    K[:, 1, 0], K[:, 1, 2] = axis[:, 2], -axis[:, 0]
-    K[:, 2, 0], K[:, 2, 1] = -axis[:, 1], axis[:, 0]
-    s = torch.sin(angle)[..., None]
-    c = torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(K)
-    return eye + s * K + (1 - c) * (K @ K)
+from align3r_ros.geometry.torch_ops import rotation_exp, rotation_log
 
 
 def sim3_corrections(sim_i: tuple, sim_j: tuple, edge_i: torch.Tensor, edge_j: torch.Tensor,
@@ -63,7 +40,7 @@ def sim3_corrections(sim_i: tuple, sim_j: tuple, edge_i: torch.Tensor, edge_j: t
     s_d = sj / si
     R_d = Rj @ Ri.transpose(1, 2)
     t_d = tj - s_d[:, None] * torch.einsum('eij,ej->ei', R_d, ti)
-    d = torch.cat([_rotation_log(R_d), t_d, torch.log(s_d)[:, None]], dim=1)  # (E, 7)
+    d = torch.cat([rotation_log(R_d), t_d, torch.log(s_d)[:, None]], dim=1)  # (E, 7)
     E = edge_i.shape[0]
     device = edge_weight.device
     inc = torch.zeros(E, num_frames, dtype=torch.float64, device=device)
@@ -79,4 +56,4 @@ def sim3_corrections(sim_i: tuple, sim_j: tuple, edge_i: torch.Tensor, edge_j: t
     xi = torch.zeros(num_frames, 7, dtype=torch.float64, device=device)
     if bool(free.any()):
         xi[free] = torch.linalg.solve(lap[free][:, free], rhs[free])
-    return _rotation_exp(xi[:, :3]), xi[:, 3:6], torch.exp(xi[:, 6])
+    return rotation_exp(xi[:, :3]), xi[:, 3:6], torch.exp(xi[:, 6])

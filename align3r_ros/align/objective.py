@@ -17,6 +17,7 @@ import torch
 from align3r_ros.align.params import (AlignmentParams, focal_lengths, pair_matrices,
                                       pose_matrices)
 from align3r_ros.align.problem import AlignmentProblem
+from align3r_ros.geometry.torch_ops import unproject
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,9 @@ def intrinsics(params: AlignmentParams, data: ObjectiveData) -> tuple:
 
 
 def camera_points(depth: torch.Tensor, fx, fy, cx, cy, data: ObjectiveData) -> torch.Tensor:
-    """(N, P, 3) camera-frame points of (N, P) depths."""
-    x = depth * (data.grid_u[None] - cx[:, None]) / fx[:, None]
-    y = depth * (data.grid_v[None] - cy[:, None]) / fy[:, None]
-    return torch.stack([x, y, depth], dim=-1)
+    """(N, P, 3) camera-frame points of (N, P) depths at the problem's pixel grid."""
+    return unproject(depth, data.grid_u[None], data.grid_v[None], fx[:, None], fy[:, None],
+                     cx[:, None], cy[:, None])
 
 
 def world_points(params: AlignmentParams, data: ObjectiveData) -> torch.Tensor:

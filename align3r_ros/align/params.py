@@ -23,6 +23,7 @@ import torch
 
 from align3r_ros.errors import AlignmentError
 from align3r_ros.geometry.quaternion import matrix_to_quaternion
+from align3r_ros.geometry.torch_ops import quaternion_to_rotation
 
 BASE_SCALE = 0.5
 FOCAL_BREAK = 20.0
@@ -53,19 +54,6 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
 
 def signed_expm1(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.expm1(torch.abs(x))
-
-
-def quaternion_to_rotation(q_xyzw: torch.Tensor) -> torch.Tensor:
-    """(..., 4) xyzw quaternions (any norm) -> (..., 3, 3) rotations, differentiable."""
-    q = q_xyzw / q_xyzw.norm(dim=-1, keepdim=True)
-    x, y, z, w = q.unbind(-1)
-    xx, yy, zz = x * x, y * y, z * z
-    xy, xz, yz = x * y, x * z, y * z
-    wx, wy, wz = w * x, w * y, w * z
-    rows = [1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
-            2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
-            2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy)]
-    return torch.stack(rows, dim=-1).reshape(q.shape[:-1] + (3, 3))
 
 
 def pose_matrices(pose: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,9 @@ from typing import Dict, Iterable, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from align3r_ros.engine.live.keyframes import (LiveKeyframe, camera_points,
-                                               dynamic_from_disagreement)
+from align3r_ros.engine.live.keyframes import LiveKeyframe, dynamic_from_disagreement
 from align3r_ros.engine.live.tracking import TrackFit, TrackInput
+from align3r_ros.geometry.torch_ops import project, unproject_depth_map
 
 
 def fuse_observation(keyframe: LiveKeyframe, cam_points: torch.Tensor, conf: torch.Tensor,
@@ -67,15 +67,11 @@ def reprojected_depth(depth: torch.Tensor, T_world_cam: torch.Tensor, keyframe: 
     weight; elsewhere (occlusion, motion, outside the keyframe) the weight is 0.
     """
     h, w = depth.shape
-    cam = camera_points(depth, K)
+    cam = unproject_depth_map(depth, K)
     T = T_world_cam.to(cam.dtype)
     Tk = keyframe.T_world_cam.to(cam.dtype)
-    in_kf = ((cam @ T[:3, :3].T + T[:3, 3]) - Tk[:3, 3]) @ Tk[:3, :3]
-    Kf = K.to(cam.dtype)
-    z = in_kf[..., 2]
+    u, v, z = project(((cam @ T[:3, :3].T + T[:3, 3]) - Tk[:3, 3]) @ Tk[:3, :3], K)
     zs = torch.where(z > 1e-9, z, torch.ones_like(z))
-    u = Kf[0, 0] * in_kf[..., 0] / zs + Kf[0, 2]
-    v = Kf[1, 1] * in_kf[..., 1] / zs + Kf[1, 2]
     grid = torch.stack([2.0 * u / max(w - 1, 1) - 1.0, 2.0 * v / max(h - 1, 1) - 1.0], -1)
     valid = torch.isfinite(keyframe.depth) & (keyframe.depth > 0) & ~keyframe.dynamic
     stack = torch.stack([torch.where(valid, keyframe.depth, 0.0) * valid,

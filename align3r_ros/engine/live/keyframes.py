@@ -26,6 +26,7 @@ import torch
 from align3r_ros.config import LiveConfig
 from align3r_ros.engine.steps.dynamic_mask import detect_dynamic_torch
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.geometry.torch_ops import project, unproject_depth_map
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class LiveKeyframe:
 
     def world_points(self, K: torch.Tensor) -> torch.Tensor:
         """(h, w, 3) float32 world points of the depth with intrinsics K (3, 3)."""
-        cam = camera_points(self.depth, K)
+        cam = unproject_depth_map(self.depth, K)
         T = self.T_world_cam.to(cam.dtype)
         return cam @ T[:3, :3].T + T[:3, 3]
 
@@ -79,33 +80,15 @@ def new_keyframe(prepared: PreparedFrame, T_world_cam: torch.Tensor, depth: torc
                         votes=dynamic.float())
 
 
-def camera_points(depth: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """(h, w, 3) camera-frame points of an (h, w) depth map (pixel centres at integers)."""
-    h, w = depth.shape
-    K = K.to(depth.dtype)
-    v, u = torch.meshgrid(torch.arange(h, device=depth.device, dtype=depth.dtype),
-                          torch.arange(w, device=depth.device, dtype=depth.dtype),
-                          indexing='ij')
-    x = (u - K[0, 2]) / K[0, 0]
-    y = (v - K[1, 2]) / K[1, 1]
-    return torch.stack([x * depth, y * depth, depth], dim=-1)
-
-
 def covisibility(points_world: torch.Tensor, keyframe: LiveKeyframe, K: torch.Tensor,
                  hw: tuple) -> float:
     """Fraction of (P, 3) world points that land inside ``keyframe``'s image, in front of it."""
     if points_world.shape[0] == 0:
         return 0.0
     T = keyframe.T_world_cam.to(points_world.dtype)
-    cam = (points_world - T[:3, 3]) @ T[:3, :3]
-    K = K.to(points_world.dtype)
-    z = cam[:, 2]
-    front = z > 1e-9
-    zs = torch.where(front, z, torch.ones_like(z))
-    u = K[0, 0] * cam[:, 0] / zs + K[0, 2]
-    v = K[1, 1] * cam[:, 1] / zs + K[1, 2]
+    u, v, z = project((points_world - T[:3, 3]) @ T[:3, :3], K)
     h, w = hw
-    inside = front & (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= h - 0.5)
+    inside = (z > 1e-9) & (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= h - 0.5)
     return float(inside.double().mean())
 
 

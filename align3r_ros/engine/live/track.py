@@ -19,13 +19,14 @@ import torch
 
 from align3r_ros.config import Align3rConfig
 from align3r_ros.engine.live.fusion import reverse_pair_points
-from align3r_ros.engine.live.keyframes import (LiveKeyframe, camera_points, covisibility,
+from align3r_ros.engine.live.keyframes import (LiveKeyframe, covisibility,
                                                dynamic_from_disagreement, parallax)
 from align3r_ros.engine.live.pairs import PairMaps
 from align3r_ros.engine.live.tracking import (TrackFit, TrackInput, fit_pose, frame_depth,
                                               sample_pixels)
 from align3r_ros.engine.live.window import KeyframeWindow
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
+from align3r_ros.geometry.torch_ops import unproject_depth_map
 
 #: Pixels of f used for covisibility.
 COVIS_PIXELS = 2048
@@ -128,5 +129,5 @@ def _sample_world(depth: torch.Tensor, mask: torch.Tensor, K: torch.Tensor, T: t
                   generator: torch.Generator) -> torch.Tensor:
     """(P, 3) float64 world points of at most ``COVIS_PIXELS`` pixels of ``mask``."""
     index = sample_pixels(mask, COVIS_PIXELS, generator)
-    cam = camera_points(depth, K).reshape(-1, 3)[index].double()
+    cam = unproject_depth_map(depth, K).reshape(-1, 3)[index].double()
     return cam @ T[:3, :3].T + T[:3, 3]

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import torch
 
+from align3r_ros.geometry.torch_ops import weighted_procrustes
+
 #: Residual floor of the IRLS weights, relative to the median residual.
 RESIDUAL_FLOOR = 1e-2
 
@@ -88,20 +90,6 @@ def sample_pixels(mask: torch.Tensor, budget: int, generator: torch.Generator) -
     return index[pick.to(index.device)]
 
 
-def _procrustes(src: torch.Tensor, dst: torch.Tensor, w: torch.Tensor) -> tuple:
-    """Rigid (R, t) minimising Σ w ‖dst − (R src + t)‖² for (P, 3) points, float64."""
-    wn = w / w.sum().clamp_min(1e-30)
-    mu_s = wn @ src
-    mu_d = wn @ dst
-    cov = ((dst - mu_d) * w[:, None]).T @ (src - mu_s)
-    U, _, Vh = torch.linalg.svd(cov)
-    d = torch.sign(torch.det(U @ Vh))
-    D = torch.ones(3, dtype=src.dtype, device=src.device)
-    D[2] = torch.where(d == 0, torch.ones_like(d), d)
-    R = U @ torch.diag(D) @ Vh
-    return R, mu_d - R @ mu_s
-
-
 def fit_pose(edges: Sequence[TrackInput], budget: int, iterations: int,
              inlier_threshold: float, min_pixels: int, min_log_conf: float,
              generator: torch.Generator) -> TrackFit:
@@ -146,7 +134,7 @@ def fit_pose(edges: Sequence[TrackInput], budget: int, iterations: int,
             s_spread = (src_all[sel] - src_all[sel].mean(0)).norm(dim=-1).mean()
             d_spread = (dst_all[sel] - dst_all[sel].mean(0)).norm(dim=-1).mean()
             scales[k] = d_spread / s_spread.clamp_min(1e-30)
-    R, c = _procrustes(scales[edge_all, None] * src_all, dst_all, weight)
+    R, c = weighted_procrustes(scales[edge_all, None] * src_all, dst_all, weight)
     for _ in range(iterations):
         rotated = src_all @ R.T
         target = dst_all - c
@@ -155,7 +143,7 @@ def fit_pose(edges: Sequence[TrackInput], budget: int, iterations: int,
         den = torch.zeros(m, dtype=torch.float64, device=device).index_add_(
             0, edge_all, weight * (rotated * rotated).sum(-1))
         scales = torch.where(den > 0, num / den.clamp_min(1e-30), scales).clamp_min(1e-12)
-        R, c = _procrustes(scales[edge_all, None] * src_all, dst_all, weight)
+        R, c = weighted_procrustes(scales[edge_all, None] * src_all, dst_all, weight)
         residual = (dst_all - (scales[edge_all, None] * src_all @ R.T + c)).norm(dim=-1)
         floor = RESIDUAL_FLOOR * residual.median().clamp_min(1e-12)
         weight = w_all / residual.clamp_min(floor)

@@ -10,8 +10,9 @@ import torch
 
 from align3r_ros.engine.live.fusion import (fuse_observation, fused_frame_depth,
                                             reprojected_depth)
-from align3r_ros.engine.live.keyframes import camera_points, new_keyframe
+from align3r_ros.engine.live.keyframes import new_keyframe
 from align3r_ros.engine.live.tracking import TrackInput
+from align3r_ros.geometry.torch_ops import unproject_depth_map
 
 H, W = 12, 16
 K = torch.tensor([[20.0, 0.0, 8.0], [0.0, 20.0, 6.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -26,7 +27,7 @@ def _keyframe(depth=2.0, centre=(0.0, 0.0, 0.0)):
 
 
 def _observation(depth: torch.Tensor) -> torch.Tensor:
-    return camera_points(depth.float(), K)
+    return unproject_depth_map(depth.float(), K)
 
 
 def test_fuse_observation_averages_agreeing_depth_and_votes_on_disagreement():

@@ -1,5 +1,5 @@
-"""The keyframe measures and the rule built on them, on known views: unprojection,
-covisibility, parallax, the dynamic rule, is_lost / needs_keyframe (no engine)."""
+"""The keyframe measures and the rule built on them, on known views: covisibility, parallax,
+the dynamic rule, is_lost / needs_keyframe (no engine)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import numpy as np
 import torch
 
 from align3r_ros.config import LiveConfig
-from align3r_ros.engine.live.keyframes import (camera_points, covisibility,
-                                               dynamic_from_disagreement, is_lost,
-                                               needs_keyframe, new_keyframe, parallax)
+from align3r_ros.engine.live.keyframes import (covisibility, dynamic_from_disagreement,
+                                               is_lost, needs_keyframe, new_keyframe, parallax)
 from align3r_ros.engine.steps.dynamic_mask import detect_dynamic
-from align3r_ros.geometry.camera import unproject_depth
+from align3r_ros.geometry.torch_ops import unproject_depth_map
 
 H, W = 12, 16
 K = torch.tensor([[20.0, 0.0, 8.0], [0.0, 20.0, 6.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -28,12 +27,6 @@ def _at(centre) -> torch.Tensor:
     T = torch.eye(4, dtype=torch.float64)
     T[:3, 3] = torch.tensor(centre, dtype=torch.float64)
     return T
-
-
-def test_camera_points_unproject_like_the_numpy_vocabulary():
-    depth = torch.rand((H, W), dtype=torch.float64) + 1.0
-    np.testing.assert_allclose(camera_points(depth, K).numpy(),
-                               unproject_depth(depth.numpy(), K.numpy()), atol=1e-12)
 
 
 def test_covisibility_counts_points_inside_the_image_and_in_front():
@@ -68,7 +61,7 @@ def test_the_keyframe_rule_and_the_loss_rule_use_their_own_thresholds():
 
 
 def test_dynamic_rule_marks_a_disagreeing_object_but_not_an_isolated_pixel():
-    points = camera_points(torch.full((H, W), 2.0, dtype=torch.float64), K)
+    points = unproject_depth_map(torch.full((H, W), 2.0, dtype=torch.float64), K)
     other = points.clone()
     other[4:7, 4:7] *= 1.5   # a 3x3 object 50 % off: dynamic
     other[1, 12] *= 1.5      # a lone pixel: noise, removed by the opening
