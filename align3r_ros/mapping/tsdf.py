@@ -24,8 +24,8 @@ from align3r_ros.mapping.frames import MapFrame
 #: the one line that says how to get Open3D
 #: the voxel blocks (8^3 voxels each) the grid starts with; Open3D grows the table when needed
 _BLOCKS = 20000
-OPEN3D_INSTALL = ('python3 -m pip install open3d-cpu (on Debian/Ubuntu also: apt-get install '
-                  'libusb-1.0-0)')
+OPEN3D_INSTALL = ('python3 -m pip install open3d-cpu==0.20.0 (on Debian/Ubuntu also: apt-get '
+                  'install libusb-1.0-0)')
 
 
 def require_open3d() -> Any:
@@ -103,13 +103,20 @@ def world_points(frame: MapFrame, apply_mask: bool, stride: int = 1) -> np.ndarr
     return transform_points(frame.T_world_cam, points)
 
 
-def scene_extent(frames: Iterable[MapFrame], apply_mask: bool, stride: int = 4) -> float:
+def scene_extent(frames: Iterable[MapFrame], apply_mask: bool,
+                 points_per_frame: int = 4096) -> float:
     """The diagonal of the 1st-99th percentile box of the frames' world points (map units).
+
+    Each frame gives at most about ``points_per_frame`` points (a pixel stride), so memory
+    stays bounded on long recordings.
 
     Raises:
         InputError: no frame holds a valid depth.
     """
-    chunks = [world_points(frame, apply_mask, stride) for frame in frames]
+    chunks = []
+    for frame in frames:
+        stride = max(1, int(np.ceil(np.sqrt(frame.depth.size / points_per_frame))))
+        chunks.append(world_points(frame, apply_mask, stride))
     points = np.concatenate(chunks) if chunks else np.zeros((0, 3))
     if points.shape[0] < 2:
         raise InputError('no valid depth to measure the scene from')

@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-OPEN3D_MISSING = ('Open3D is not installed (python3 -m pip install open3d-cpu; apt-get '
+OPEN3D_MISSING = ('Open3D is not installed (python3 -m pip install open3d-cpu==0.20.0; apt-get '
                   'install libusb-1.0-0; .ci/run\'s mapping leg does)')
 
 
