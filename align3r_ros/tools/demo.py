@@ -8,7 +8,7 @@
 2. replays that bag through the real engine with the oracle backend (ground truth turned into
    noisy pairwise point maps) — the code path of ``align3r-replay`` — into an output rosbag2 of
    the node's topics (``DIR/output_bag``). The oracle also gets each frame's rendered mover mask
-   by stamp (a bag cannot carry it; :class:`~align3r_ros.tools.map_measure.OracleMaskEngine`),
+   by stamp (a bag cannot carry it; :class:`~align3r_ros.tools.oracle_mask.OracleMaskEngine`),
    so the mover's pairwise predictions disagree as a real network's would and the output's
    ``~/dynamic_mask/image`` shows it;
 3. writes the report (``DIR/report``: report.json, report.md, trajectory, errors and depth-strip
@@ -82,7 +82,7 @@ def run_demo(output: Path, scene: DemoScene, mode: RunMode, quiet: bool) -> List
     bag_options = FramesBagOptions()
     input_bag, output_bag, report_dir = (output / 'input_bag', output / 'output_bag',
                                          output / 'report')
-    from align3r_ros.tools.map_measure import OracleMaskEngine
+    from align3r_ros.tools.oracle_mask import OracleMaskEngine
 
     frames = list(iter_frames(scene.frames, scene.height, scene.width, seed=scene.seed,
                               num_movers=scene.movers))

@@ -7,7 +7,8 @@
 2. replays it with the demo's engine settings (oracle backend) twice: ``output.exclude_dynamic``
    off and on. The oracle makes movers' pairwise predictions disagree only where it is given
    the rendered dynamic mask, which a bag does not carry; the replay's engine gets it by
-   stamp (:class:`OracleMaskEngine`), as the engine would from real pairwise predictions;
+   stamp (:class:`~align3r_ros.tools.oracle_mask.OracleMaskEngine`), as the engine would
+   from real pairwise predictions;
 3. maps each output bag with ``align3r-map``'s use case, and the first once more with
    ``--apply-mask`` (the mask applied by the mapper instead of the node);
 4. fuses the reference map from the ground-truth depth and poses of static pixels only (the
@@ -33,8 +34,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from align3r_ros.structures import EngineStats, Frame, FrameEngine, FrameResult, KeyframePose
 from align3r_ros.tools import cli
+from align3r_ros.tools.oracle_mask import OracleMaskEngine
 
 PROG = 'align3r_ros.tools.map_measure'
 #: outliers are farther than this fraction of the scene's extent from the reference map
@@ -90,40 +91,6 @@ class Measurement:
         out['trail_reduction'] = {'exclude_dynamic': self.trail_reduction(self.exclude_dynamic),
                                   'apply_mask': self.trail_reduction(self.apply_mask)}
         return out
-
-
-class OracleMaskEngine:
-    """A :class:`~align3r_ros.structures.FrameEngine` that gives every frame its rendered
-    dynamic mask (by stamp) before the real engine sees it: what the oracle needs to act out
-    a mover (``oracle.dynamic_corruption``), and what an input bag cannot hold.
-
-    Args:
-        engine: the engine to drive.
-        masks: stamp (ns) -> (H, W) bool rendered dynamic mask.
-    """
-
-    def __init__(self, engine: FrameEngine, masks: Dict[int, np.ndarray]) -> None:
-        self._engine = engine
-        self._masks = masks
-
-    def push(self, frame: Frame) -> List[FrameResult]:
-        mask = self._masks.get(int(frame.stamp_ns))
-        return self._engine.push(frame if mask is None else
-                                 dataclasses.replace(frame, gt_dynamic_mask=mask))
-
-    def flush(self) -> List[FrameResult]:
-        return self._engine.flush()
-
-    def keyframe_poses(self) -> List[KeyframePose]:
-        return self._engine.keyframe_poses()
-
-    @property
-    def stats(self) -> EngineStats:
-        return self._engine.stats
-
-    @property
-    def held_frames(self) -> int:
-        return self._engine.held_frames
 
 
 def _reference(sequence, voxel_size: float, min_weight: float):
