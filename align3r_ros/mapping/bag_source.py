@@ -232,17 +232,18 @@ class OutputBagSource:
                 if stamp in mask_stamps and stamp not in masks:
                     depth_waiting[stamp].append((index, item.msg))  # its mask comes later
                 else:
-                    frame = self._frame(index, item.msg, masks.get(stamp), cameras, poses,
-                                        has_pose)
+                    mask = masks.pop(stamp, None)
+                    frame = self._frame(index, item.msg, mask, cameras, poses, has_pose)
                     if frame is not None:
                         yield frame
                 index += 1
-            else:
-                masks[stamp] = item.msg
-                for i, msg in depth_waiting.pop(stamp, []):
+            elif stamp in depth_waiting:
+                for i, msg in depth_waiting.pop(stamp):
                     frame = self._frame(i, msg, item.msg, cameras, poses, has_pose)
                     if frame is not None:
                         yield frame
+            else:
+                masks[stamp] = item.msg   # until its depth comes (held only that long)
 
     def _frame(self, i: int, msg: Any, mask_msg: Any, cameras: List[Optional[CameraModel]],
                poses: np.ndarray, has_pose: np.ndarray) -> Optional[MapFrame]:
