@@ -25,14 +25,15 @@ pytestmark = pytest.mark.ros
 rclpy = pytest.importorskip('rclpy', reason='needs rclpy (source .ci/ros2_env.sh)')
 launch_testing = pytest.importorskip('launch_testing', reason='needs launch_testing '
                                      '(source .ci/ros2_env.sh)')
-import launch_testing.asserts  # noqa: E402
-import launch_testing.markers  # noqa: E402
+actions = pytest.importorskip('launch_testing.actions')
+asserts = pytest.importorskip('launch_testing.asserts')
+markers = pytest.importorskip('launch_testing.markers')
 
 DOMAIN_ID = fresh_domain_id()
 
 
 @pytest.mark.launch_test
-@launch_testing.markers.keep_alive
+@markers.keep_alive
 @launch_testing.parametrize('autostart', ['false', 'true'])
 def generate_test_description(autostart):
     from ament_index_python.packages import get_package_share_directory
@@ -52,7 +53,7 @@ def generate_test_description(autostart):
         GroupAction(scoped=True, forwarding=True, actions=[
             SetEnvironmentVariable('ROS_DOMAIN_ID', str(DOMAIN_ID)),
             SetEnvironmentVariable('ROS_LOG_DIR', str(folder)), include]),
-        launch_testing.actions.ReadyToTest()]), {'folder': folder}
+        actions.ReadyToTest()]), {'folder': folder}
 
 
 class Lifecycle:
@@ -121,6 +122,6 @@ class TestAfterShutdown(unittest.TestCase):
 
     def test_node_exits_cleanly(self, proc_info, folder):
         try:
-            launch_testing.asserts.assertExitCodes(proc_info)  # 0 after launch's SIGINT
+            asserts.assertExitCodes(proc_info)  # 0 after launch's SIGINT
         finally:
             shutil.rmtree(folder, ignore_errors=True)
