@@ -121,7 +121,7 @@ def test_onnx_weights_given_as_a_file_is_one_line(tmp_path):
 
     bag = write_bag(tmp_path / 'bag', 3)
     (tmp_path / 'model.onnx').write_bytes(b'an onnx file, not the export folder')
-    done = run_tool('replay', [bag, '-o', tmp_path / 'out', '--pairwise-backend', 'onnx',
+    done = run_main('replay', [bag, '-o', tmp_path / 'out', '--pairwise-backend', 'onnx',
                                '--pairwise-weights', tmp_path / 'model.onnx', *GT_FLAGS])
     assert done.code == 1 and len(done.err_lines) == 1 and 'Traceback' not in done.err
     assert f'{tmp_path / "model.onnx"} is a file; the onnx backend takes the export folder ' \
@@ -136,7 +136,7 @@ def test_frames_under_8_px_are_rejected(tmp_path):
     tiny = [dataclasses.replace(f, rgb=np.ascontiguousarray(f.rgb[:4, :4]), K=f.K,
                                 gt_depth=f.gt_depth[:4, :4]) for f in synthetic_frames(4)]
     write_frames_bag(tiny, tmp_path / 'bag', FramesBagOptions())
-    done = run_tool('replay', [tmp_path / 'bag', '-o', tmp_path / 'out', '--pairwise-backend',
+    done = run_main('replay', [tmp_path / 'bag', '-o', tmp_path / 'out', '--pairwise-backend',
                                'oracle', *GT_FLAGS])
     assert done.code == 1 and 'Traceback' not in done.err
     assert 'too small; sides must be at least 8 px' in done.err_lines[-1]
