@@ -302,6 +302,10 @@ def add_config_arguments(parser: argparse.ArgumentParser,
                             choices=spec.choices, metavar=_metavar(spec),
                             help=f'{spec.help}{_unit_suffix(spec)} '
                                  f'[default: {_yaml_scalar(default)}]')
+    for old in MOVED_PARAMS:  # hidden: given, they are refused with the new name
+        if groups is None or old.split('.', 1)[0] in groups:
+            parser.add_argument('--' + old.replace('.', '-').replace('_', '-'),
+                                dest=f'cfg__{old}', default=None, help=argparse.SUPPRESS)
 
 
 _METAVARS = {bool: 'true|false', int: 'INT', float: 'FLOAT', str: 'TEXT'}

@@ -33,7 +33,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.parameter import Parameter
 
 from align3r_ros import config_io
-from align3r_ros.config import Align3rConfig
+from align3r_ros.config import MOVED_PARAMS, Align3rConfig
 from align3r_ros.errors import ConfigError
 
 AUTOSTART = 'autostart'
@@ -142,6 +142,13 @@ class ParameterState:
             group, leaf = spec.name.split('.', 1)
             accepted = getattr(getattr(checked, group), leaf)  # e.g. the int 3 as 3.0
             node.set_parameters([Parameter(spec.name, value=accepted)])
+        for old in MOVED_PARAMS:  # a renamed parameter in a params file: refused, with its name
+            if _override(node, old) is not None:
+                try:
+                    config_io.config_from_flat({old: _override(node, old)})
+                except ConfigError as exc:
+                    self.override_problems[old] = str(exc)
+                    node.get_logger().error(f'parameter override refused: {exc}')
         node.declare_parameter(AUTOSTART, False, ParameterDescriptor(
             name=AUTOSTART, type=0,
             description='Configure and activate the lifecycle node at start-up',

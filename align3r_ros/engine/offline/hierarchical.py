@@ -8,7 +8,9 @@ scale) and intrinsics, so clips share one scale. Unlike the official code, nothi
 per clip and no clip is re-anchored afterwards (spec §6.2). Peak memory is that of one stage.
 
 Flat: one alignment of every frame on the configured pair graph (the official default for
-short videos; memory grows with N).
+short videos; memory grows with N). Only flat alignment runs the temporal smoothing term
+(``align.temporal_weight``); the keyframe and clip stages run without it, as the official
+hierarchical evaluation does (``steps.stages.anchored_stage_config``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from align3r_ros.engine.clip.aligner import clip_metric_estimate, clip_metric_su
 from align3r_ros.engine.steps.metric_scale import metric_scale_enabled, metric_scale_note
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
-                                             keyframe_state, place_first_frame, run_stage)
+                                             anchored_stage_config, keyframe_state,
+                                             place_first_frame, run_stage)
 from align3r_ros.structures import FrameResult
 
 
@@ -47,7 +50,8 @@ def _align_keyframes(keyframes: Sequence[PreparedFrame], backend: PairwiseBacken
     K_known = None
     if all(p.K_known is not None for p in keyframes):
         K_known = np.stack([p.K_known for p in keyframes])
-    out = run_stage(keyframes, edges, backend, config, K_known, (), np.eye(4), None)
+    out = run_stage(keyframes, edges, backend, anchored_stage_config(config), K_known, (),
+                    np.eye(4), None)
     return place_first_frame(out, np.eye(4))  # keyframe 0 defines the world
 
 

@@ -20,6 +20,12 @@ rescale it stays a 0.5 % error of the (much shorter) baseline. Measured on a 24-
 hierarchy (clips of 6): ATE 2.2 % of the path with depth anchors, 1.2 % with this scheme
 (13 % vs 1.2 % with the adam solver).
 
+No temporal smoothing in either stage (:func:`anchored_stage_config`): the official
+hierarchical depth evaluation aligns its clips with ``cloud_opt``, which has no temporal term,
+and with it the free end of an anchored chain (a clip's last frame, the newest keyframe) is
+pulled back onto its neighbour (docs/clip_boundaries.md). Flat alignment keeps
+``align.temporal_weight`` (the official pose evaluation runs flat, with it).
+
 Both return plain arrays in the world frame of the keyframes; failures come back as a status
 and never as non-finite poses.
 """
@@ -119,6 +125,15 @@ def rescale_about(out: 'StageOutput', T_world_anchor: np.ndarray, factor: float
                                depth=(out.depth * np.float32(factor)).astype(np.float32))
 
 
+def anchored_stage_config(config: Align3rConfig) -> Align3rConfig:
+    """``config`` for the keyframe and clip stages: ``align.temporal_weight`` 0 (module
+    docstring; without the term the fast solver also runs no Adam polish)."""
+    if config.align.temporal_weight == 0.0:
+        return config
+    return dataclasses.replace(config, align=dataclasses.replace(config.align,
+                                                                  temporal_weight=0.0))
+
+
 def _stack_known(frames: Sequence[PreparedFrame]) -> Optional[np.ndarray]:
     if all(p.K_known is not None for p in frames):
         return np.stack([p.K_known for p in frames])
@@ -178,8 +193,8 @@ def align_keyframe(new: PreparedFrame, window: Sequence[KeyframeState],
     K_known = _stack_known(frames)
     if K_known is None:
         K_known = np.repeat(window[-1].K[None], n, axis=0)
-    out = run_stage(frames, edges, backend, config, K_known, anchors, window[-1].T_world_cam,
-                    window[-1].K)
+    out = run_stage(frames, edges, backend, anchored_stage_config(config), K_known, anchors,
+                    window[-1].T_world_cam, window[-1].K)
     # the scale: every earlier keyframe's stored depth against its re-estimated depth
     static = ~out.dynamic_mask[:n - 1]
     factor = depth_ratio(np.stack([kf.depth for kf in window]), out.depth[:n - 1],
@@ -215,7 +230,8 @@ def align_clip(clip: Sequence[PreparedFrame], keyframe: Optional[KeyframeState],
             K_known = np.repeat(keyframe.K[None], len(clip), axis=0)
         base_T = keyframe.T_world_cam
         fallback_K = keyframe.K
-    out = run_stage(clip, edges, backend, config, K_known, anchors, base_T, fallback_K)
+    out = run_stage(clip, edges, backend, anchored_stage_config(config), K_known, anchors,
+                    base_T, fallback_K)
     if keyframe is None:
         return place_first_frame(out, base_T)
     factor = depth_ratio(keyframe.depth, out.depth[0], out.confidence[0],
