@@ -32,8 +32,11 @@ _domains = itertools.count()
 
 
 def require_ros2_launch() -> None:
-    """Skip (one line) where `ros2 launch` or the package's workspace is not available."""
-    if shutil.which('ros2') is None or not os.environ.get('ALIGN3R_ROS2_WS'):
+    """Skip (one line) where `ros2 launch` or the built package (in AMENT_PREFIX_PATH) is not
+    available."""
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    index = Path('share') / 'ament_index' / 'resource_index' / 'packages' / 'align3r_ros'
+    if shutil.which('ros2') is None or not any((Path(p) / index).is_file() for p in prefixes):
         pytest.skip('needs `ros2 launch` and the colcon-built package: source .ci/ros2_env.sh')
 
 

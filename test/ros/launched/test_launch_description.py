@@ -110,9 +110,10 @@ def test_arguments_are_the_documented_ones_and_described():
                for a in declared.values())
     node, = evaluated.nodes
     assert node.node_package == 'align3r_ros' and node.node_name == '/align3r'
+    from ament_index_python.packages import get_package_prefix
     executable = Path(evaluated.node_command()[0])
-    assert executable == (Path(os.environ['ALIGN3R_ROS2_WS']) / 'install' / 'align3r_ros' / 'lib'
-                          / 'align3r_ros' / 'align3r_node')
+    assert executable == (Path(get_package_prefix('align3r_ros')) / 'lib' / 'align3r_ros'
+                          / 'align3r_node')
     assert os.access(executable, os.X_OK)
 
 
