@@ -33,10 +33,13 @@ from typing import Dict, List, Set
 import cv2
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from tf2_msgs.msg import TFMessage
 
 T0_NS = 1_700_000_000 * 10**9
 WARMUP_SUFFIX = '_warmup'  # warm-up frames' frame_id: the camera's own + this
@@ -85,10 +88,6 @@ class Robot:
         self.info_pub = node.create_publisher(CameraInfo, args.info_topic, qos)
         self.clock_pub = node.create_publisher(Clock, '/clock', 10) if args.clock else None
         results = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-        from diagnostic_msgs.msg import DiagnosticArray
-        from nav_msgs.msg import Odometry
-        from sensor_msgs.msg import PointCloud2
-        from tf2_msgs.msg import TFMessage
         for name, msg_type in zip(OUTPUTS, (Image, PointCloud2, Odometry)):
             node.create_subscription(msg_type, f'{args.results}/{name}',
                                      lambda m, n=name: self._on_header(n, m), results)

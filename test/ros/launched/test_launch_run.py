@@ -31,6 +31,7 @@ WARNING = re.compile(r'WARN|ERROR|Error|deprecated', re.IGNORECASE)
 
 def _parameters(domain_id: int, node_name: str, names):
     """The launched node's parameter values, read through its parameter services."""
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import parameter_value_to_python
     from rclpy.parameter_client import AsyncParameterClient
 
@@ -41,7 +42,7 @@ def _parameters(domain_id: int, node_name: str, names):
         client = AsyncParameterClient(probe, node_name)
         assert client.wait_for_services(timeout_sec=60.0), f'no parameter services of {node_name}'
         future = client.get_parameters(list(names))
-        executor = rclpy.executors.SingleThreadedExecutor(context=context)
+        executor = SingleThreadedExecutor(context=context)
         executor.add_node(probe)
         executor.spin_until_future_complete(future, timeout_sec=60.0)
         assert future.done(), 'get_parameters did not answer'

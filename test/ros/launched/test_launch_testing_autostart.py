@@ -61,11 +61,12 @@ class Lifecycle:
 
     def __init__(self) -> None:
         from lifecycle_msgs.srv import ChangeState, GetState
+        from rclpy.executors import SingleThreadedExecutor
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=DOMAIN_ID)
         self.node = rclpy.create_node('lifecycle_probe', context=self.context)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.get = self.node.create_client(GetState, '/align3r/get_state')
         self.change = self.node.create_client(ChangeState, '/align3r/change_state')
