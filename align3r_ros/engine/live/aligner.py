@@ -5,26 +5,17 @@ TRACKING (a map: the next frame is tracked against it), LOST (tracking was lost 
 that lost it could not start a new map: the next one does, at the last frame's scale). Per
 frame f (latency 0 frames; nothing waits for a later frame):
 
-1. *Bootstrap* (no keyframe yet, or after tracking was lost): f's self-pair (f, f) gives its
-   point map in its own camera; the focal comes from it (unless known, or already shared), its
-   depth is the map's z, its pose the last published one (identity at the start). f becomes
-   the first keyframe. After a loss the new map's scale is set so that f's median depth matches
-   the last published frame's (continuity, not a measurement).
-2. *Tracking* (:func:`~align3r_ros.engine.live.track.track_frame`, which returns a
-   :class:`~align3r_ros.engine.live.track.TrackOutcome` and changes nothing): pairs (f, k)
-   with the ``live.track_keyframes`` keyframes f most likely sees; pose and per-pair scale by a
-   robust closed form on a fixed pixel subsample (:mod:`~align3r_ros.engine.live.tracking`);
-   depth from f's own point map at that scale; dynamic pixels where two estimates of f's points
-   disagree; covisibility and parallax against the keyframes.
-3. *Acting on the outcome*: ``is_lost`` (covisibility or inlier fraction collapsed) drops the
-   map and re-initialises it from f (status says so); otherwise f's view of the tracked
-   keyframes is fused into them and theirs into f's depth (``fusion``), and
-   ``needs_keyframe`` (:mod:`~align3r_ros.engine.live.keyframes`) makes f a keyframe.
-4. *Refinement* when f becomes a keyframe: the window of at most ``live.window`` keyframes is
-   re-aligned by the existing solver on subsampled pairs (:mod:`align3r_ros.engine.live.refine`);
-   f's own result carries the refined pose and depth; later frames track against the refined
-   keyframes. Results already returned are never rewritten; :meth:`LiveAligner.keyframe_poses`
-   exposes the refined keyframe poses (e.g. for a ``~/keyframes/path`` topic).
+1. *INIT / LOST* (:mod:`~align3r_ros.engine.live.bootstrap`): f's own point map starts a
+   map, f its first keyframe at the last published pose; after a loss at the last frame's scale.
+2. *TRACKING*: :func:`~align3r_ros.engine.live.track.track_frame` returns a
+   :class:`~align3r_ros.engine.live.track.TrackOutcome` (pose, per-pair scales, depth, dynamic
+   mask, covisibility, parallax) and changes nothing. The aligner acts on it: ``is_lost``
+   drops the map and starts a new one from f (status says so); otherwise f's view of the
+   tracked keyframes is fused into them and theirs into f's depth (``fusion``), and
+   ``needs_keyframe`` (:mod:`~align3r_ros.engine.live.keyframes`) makes f a keyframe, which
+   refines the window of at most ``live.window`` keyframes (``refine``). f's result carries the
+   refined pose; results already returned are never rewritten (:meth:`keyframe_poses` exposes
+   the refined ones).
 
 Metric scale (``scale.metric``) is estimated on each new keyframe and smoothed as in clip mode;
 ``output.resolution`` is applied by ``steps.output.frame_result``. Memory: at most
@@ -45,12 +36,12 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from align3r_ros.align.focal import estimate_focal
 from align3r_ros.backends.base import PairwiseBackend
 from align3r_ros.config import Align3rConfig, MetricScaleMode
+from align3r_ros.engine.live.bootstrap import at_median, focal_intrinsics, map_start
 from align3r_ros.engine.live.fusion import fold_into_keyframes, fused_frame_depth
-from align3r_ros.engine.live.keyframes import (LiveKeyframe, dynamic_from_disagreement,
-                                               is_lost, needs_keyframe, new_keyframe)
+from align3r_ros.engine.live.keyframes import (LiveKeyframe, is_lost, needs_keyframe,
+                                               new_keyframe)
 from align3r_ros.engine.live.odometry import LiveOdometry
 from align3r_ros.engine.live.pairs import PairMaps
 from align3r_ros.engine.live.track import TrackOutcome, track_frame
@@ -209,60 +200,27 @@ class LiveAligner:
     def _initialise(self, prepared: PreparedFrame, status: str,
                     target_median: Optional[float], own: Optional[PairMaps] = None
                     ) -> FrameResult:
-        """INIT / LOST: start a map at ``prepared`` from its self-pair (f, f) (or from ``own``,
-        a pair (f, k) already predicted: its f map). The self-pair's two maps of the same
-        frame give a first dynamic mask where they disagree (focal and depth skip it).
-        ``target_median``: scale the new map so f's median depth is this (continuity)."""
-        if own is None:
-            pair = self._predict([prepared.view], [(0, 0)])[0]
-            pts, conf, other, conf_other = pair.pts_i, pair.conf_i, pair.pts_j, pair.conf_j
-        else:
-            pts, conf = own.pts_i, own.conf_i
-            other, conf_other = pts, conf
-        cfg = self.config
-        h, w = prepared.network_hw
-        dynamic = torch.zeros((h, w), dtype=torch.bool, device=self.device)
-        if cfg.dynamic.enabled and own is None:
-            dynamic = dynamic_from_disagreement(pts, other, torch.minimum(conf, conf_other),
-                                                cfg.dynamic.threshold)
-        pts = 0.5 * (pts + other)
-        conf = torch.minimum(conf, conf_other)
-        z = pts[..., 2]
-        confident = torch.isfinite(pts).all(-1) & (z > 0) & (conf >= cfg.align.min_conf_thr)
-        static = int((confident & ~dynamic).sum())
-        if static < cfg.live.min_pixels:  # e.g. the self-pair's two maps disagree everywhere
-            return self._failed(prepared, _join(status, (
-                f'not initialised: too few confident static pixels ({static} < '
-                f'{cfg.live.min_pixels}; {int(confident.sum())} confident, '
-                f'{int(dynamic.sum())} dynamic)')))
-        self._share_K(prepared, pts, confident & ~dynamic)
-        depth = torch.where(confident, z, torch.full_like(z, float('nan'))).float()
-        if target_median is not None:
-            median = float(depth[confident].median())
-            if median > 0 and np.isfinite(target_median):
-                depth = depth * (target_median / median)
+        """INIT / LOST: start a map at ``prepared`` (:mod:`~.bootstrap`) from its self-pair
+        (f, f), or from ``own``, a pair (f, k) already predicted; ``target_median``: the new
+        map's scale puts f's median depth there (continuity after a loss)."""
+        pair = own if own is not None else self._predict([prepared.view], [(0, 0)])[0]
+        start = map_start(pair, own is None, self.config)
+        if start.failure:
+            return self._failed(prepared, _join(status, start.failure))
+        hw = prepared.network_hw
+        if prepared.K_known is not None:
+            self.window.K = np.asarray(prepared.K_known, np.float64)
+        elif self.window.K is None or self._K_hw != hw:  # K is shared at one network size
+            self.window.K = focal_intrinsics(start, hw)
+        self._K_hw = hw
         T = torch.as_tensor(self.odometry.start_pose(prepared, self.last_T_world_cam),
                             dtype=torch.float64, device=self.device)
-        keyframe = new_keyframe(prepared, T, depth, conf.float(), dynamic)
+        keyframe = new_keyframe(prepared, T, at_median(start, target_median), start.confidence,
+                                start.dynamic)
         self._add_keyframe(keyframe)
         self.odometry.keyframe_added(keyframe)
         self.state = LiveState.TRACKING
         return self._emit(prepared, keyframe, float('nan'), status)
-
-    def _share_K(self, prepared: PreparedFrame, pts: torch.Tensor, use: torch.Tensor) -> None:
-        """The map's K: the frame's known one, else the one shared at this network size, else
-        estimated from the points (pixels ``use``)."""
-        h, w = prepared.network_hw
-        if prepared.K_known is not None:
-            self.window.K = np.asarray(prepared.K_known, np.float64)
-        elif self.window.K is None or self._K_hw != (h, w):
-            cx, cy = default_principal_point(h, w)
-            flat = torch.where(use[..., None], pts, torch.zeros_like(pts))
-            focal = estimate_focal(flat.reshape(-1, 3).cpu().numpy(), (h, w), (cx, cy))
-            if not (np.isfinite(focal) and focal > 0):
-                focal = float(max(h, w))
-            self.window.K = intrinsics_matrix(focal, focal, cx, cy)
-        self._K_hw = (h, w)
 
     def _add_keyframe(self, keyframe: LiveKeyframe) -> None:
         self.window.add(keyframe)
