@@ -29,7 +29,7 @@ from align3r_ros.errors import BagError, ConversionError
 from align3r_ros.messages import image as image_conv
 from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
 from align3r_ros.messages.header import header_stamp_ns
-from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
+from align3r_ros.messages.transforms import stamped_poses
 from align3r_ros.streams.association import NO_MATCH, associate_nearest, interpolate_poses
 from align3r_ros.streams.depth import depth_at_size
 from align3r_ros.structures import Frame
@@ -70,20 +70,6 @@ class InputPlan:
     @property
     def num_frames(self) -> int:
         return len(self.image_stamps_ns)
-
-
-def _pose_from_msg(msg: Any, gt_tf_frame: Optional[str]) -> List[Tuple[int, np.ndarray]]:
-    """(stamp_ns, T_parent_child) pairs of one pose-carrying message."""
-    if hasattr(msg, 'transforms'):  # tf2_msgs/TFMessage
-        wanted = gt_tf_frame.lstrip('/') if gt_tf_frame else None
-        return [(header_stamp_ns(t.header), transform_to_matrix(t.transform))
-                for t in msg.transforms if t.child_frame_id.lstrip('/') == wanted]
-    if hasattr(msg, 'transform'):  # TransformStamped
-        return [(header_stamp_ns(msg.header), transform_to_matrix(msg.transform))]
-    pose = msg.pose
-    if hasattr(pose, 'pose'):  # Odometry, PoseWithCovarianceStamped
-        pose = pose.pose
-    return [(header_stamp_ns(msg.header), pose_to_matrix(pose))]
 
 
 class _DepthTopic:
@@ -184,7 +170,7 @@ class BagFrameSource:
             elif item.topic in self._depth:
                 self._depth[item.topic].stamps_ns.append(header_stamp_ns(item.msg.header))
             else:
-                for stamp, T in _pose_from_msg(item.msg, t.gt_tf_frame):
+                for stamp, T in stamped_poses(item.msg, t.gt_tf_frame):
                     poses[stamp] = T
         if not plan.image_stamps_ns:
             raise BagError(f'image topic {t.image} has no messages')

@@ -19,10 +19,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from align3r_ros.bag.input_frames import GT_POSE_MAX_GAP_NS, _pose_from_msg
+from align3r_ros.bag.input_frames import GT_POSE_MAX_GAP_NS
 from align3r_ros.streams.association import interpolate_poses
 from align3r_ros.messages.header import header_stamp_ns
-from align3r_ros.messages.transforms import transform_to_matrix
+from align3r_ros.messages.transforms import stamped_poses, transform_to_matrix
 
 #: the widest gap between two pose samples bridged by interpolation (as for ground truth)
 POSE_MAX_GAP_NS = GT_POSE_MAX_GAP_NS
@@ -62,7 +62,7 @@ class TopicPoses:
         self.child_frames: set = set()
 
     def add(self, msg: Any) -> None:
-        for stamp, T in _pose_from_msg(msg, None):
+        for stamp, T in stamped_poses(msg):
             self.track.add(stamp, T)
         self.world_frame = self.world_frame or str(msg.header.frame_id)
         self.child_frames.add(str(getattr(msg, 'child_frame_id', '')).lstrip('/'))

@@ -7,7 +7,7 @@ aligned pose may carry numerical drift. The geometry itself (quaternions, invers
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from align3r_ros.errors import ConversionError, InputError
 from align3r_ros.geometry.quaternion import (matrix_to_quaternion, orthonormalise_rotation,
                                              quaternion_to_matrix)
 from align3r_ros.geometry.se3 import invert_transform, make_transform
-from align3r_ros.messages.header import make_header
+from align3r_ros.messages.header import header_stamp_ns, make_header
 from align3r_ros.messages.types import MessageTypes
 
 #: camera_link -> camera_optical_frame rotation, xyzw (REP 103).
@@ -74,6 +74,25 @@ def pose_to_matrix(pose: Any) -> np.ndarray:
     """geometry_msgs/Pose -> (4, 4) T_parent_child."""
     p = pose.position
     return make_transform(_rotation_of(pose.orientation), [p.x, p.y, p.z])
+
+
+def stamped_poses(msg: Any, tf_child_frame: Optional[str] = None) -> List[Tuple[int, np.ndarray]]:
+    """(stamp_ns, T_parent_child) pairs of one pose-carrying message.
+
+    tf2_msgs/TFMessage: its transforms whose child is ``tf_child_frame`` (leading '/' ignored;
+    none when it is None); TransformStamped; nav_msgs/Odometry, PoseWithCovarianceStamped and
+    PoseStamped: the message's pose in its header frame.
+    """
+    if hasattr(msg, 'transforms'):  # tf2_msgs/TFMessage
+        wanted = tf_child_frame.lstrip('/') if tf_child_frame else None
+        return [(header_stamp_ns(t.header), transform_to_matrix(t.transform))
+                for t in msg.transforms if t.child_frame_id.lstrip('/') == wanted]
+    if hasattr(msg, 'transform'):  # TransformStamped
+        return [(header_stamp_ns(msg.header), transform_to_matrix(msg.transform))]
+    pose = msg.pose
+    if hasattr(pose, 'pose'):  # Odometry, PoseWithCovarianceStamped
+        pose = pose.pose
+    return [(header_stamp_ns(msg.header), pose_to_matrix(pose))]
 
 
 def matrix_to_transform_stamped(T_parent_child: np.ndarray, stamp_ns: int, parent_frame: str,
