@@ -26,8 +26,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-#: the demo's scene size (``align3r-demo``'s ``DemoScene``; benchmarks do not import tools)
-HEIGHT, WIDTH = 96, 128
+from align3r_ros.synthetic.demo_scene import DemoScene
 
 
 def _results(mode: str, frames: int, seed: int):
@@ -35,11 +34,10 @@ def _results(mode: str, frames: int, seed: int):
     from align3r_ros.config_io import load_config
     from align3r_ros.engine.engine import Engine
     from align3r_ros.engine.feed import collect_results
-    from align3r_ros.synthetic import make_sequence
 
     config = load_config({'pairwise': {'backend': 'oracle'}, 'preprocess': {'long_side': 64},
                           'stream': {'mode': mode}, 'output': {'resolution': 'input'}})
-    sequence = make_sequence(frames, HEIGHT, WIDTH, seed=seed, num_movers=1)
+    sequence = DemoScene(frames=frames, seed=seed).render()
     engine = Engine(config, OracleBackend.from_config(config))
     results = collect_results(engine, [dataclasses.replace(f, tag=f) for f in sequence.frames])
     return config, results

@@ -22,26 +22,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 from align3r_ros.config import EvaluationConfig, RunMode
 from align3r_ros.config_io import load_config
+from align3r_ros.synthetic.demo_scene import DemoScene
 from align3r_ros.tools import cli
 
 PROG = 'align3r-demo'
-
-
-@dataclass(frozen=True)
-class DemoScene:
-    """The demo's synthetic recording (small enough for a minute on 2 CPU cores)."""
-
-    frames: int = 30
-    height: int = 96
-    width: int = 128
-    seed: int = 0
-    movers: int = 1
 
 
 #: The engine settings of the demo on top of the config defaults: the oracle, small network size.

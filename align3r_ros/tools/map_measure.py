@@ -34,6 +34,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from align3r_ros.synthetic.demo_scene import DemoScene
 from align3r_ros.tools import cli
 from align3r_ros.tools.oracle_mask import OracleMaskEngine
 
@@ -42,16 +43,6 @@ PROG = 'align3r_ros.tools.map_measure'
 OUTLIER_FRACTION_OF_EXTENT = 0.02
 #: the trajectory fit also maps points this fraction of the extent along each camera's axes
 AXIS_LENGTH_OF_EXTENT = 0.5
-
-
-@dataclass(frozen=True)
-class MeasureScene:
-    """The measured recording (the demo's scene by default)."""
-
-    frames: int = 30
-    height: int = 96
-    width: int = 128
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +63,7 @@ class Measurement:
     """The measurement: the maps with the dynamic pixels kept, excluded by the node, and
     masked by the mapper; the reference; the thresholds."""
 
-    scene: MeasureScene
+    scene: DemoScene
     extent: float
     threshold: float
     reference_points: int
@@ -105,20 +96,18 @@ def _reference(sequence, voxel_size: float, min_weight: float):
     return fusion.result()
 
 
-def measure(scene: MeasureScene, workdir: Path) -> Measurement:
+def measure(scene: DemoScene, workdir: Path) -> Measurement:
     """Run the measurement (module docstring) with its files in ``workdir`` (exists, empty)."""
     from align3r_ros.bag.frames_to_bag import FramesBagOptions, write_frames_bag
     from align3r_ros.config_io import load_config
     from align3r_ros.mapping.build import MapOptions, build_map
     from align3r_ros.mapping.quality import (SweptBall, map_quality, reference_extent,
                                              trajectory_alignment)
-    from align3r_ros.synthetic import make_sequence
     from align3r_ros.tools.demo import DEMO_OVERRIDES
     from align3r_ros.engine.engine import Engine
     from align3r_ros.tools.replay_run import ReplayOptions, run_replay
 
-    sequence = make_sequence(scene.frames, scene.height, scene.width, seed=scene.seed,
-                             num_movers=1)
+    sequence = scene.render()
     bag_options = FramesBagOptions()
     write_frames_bag(sequence.frames, workdir / 'input_bag', bag_options)
     masks = {int(f.stamp_ns): f.gt_dynamic_mask for f in sequence.frames}
@@ -169,7 +158,7 @@ def measure(scene: MeasureScene, workdir: Path) -> Measurement:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Prints the measurement as JSON; exit status as every tool (``--help``)."""
-    scene = MeasureScene()
+    scene = DemoScene()
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n')[0])
     parser.add_argument('--frames', type=cli.positive_int, default=scene.frames)
     parser.add_argument('--height', type=cli.positive_int, default=scene.height)
@@ -177,7 +166,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--seed', type=int, default=scene.seed)
     cli.add_tool_arguments(parser, force=False)
     args = parser.parse_args(argv)
-    scene = MeasureScene(args.frames, args.height, args.width, args.seed)
+    scene = DemoScene(args.frames, args.height, args.width, args.seed)
 
     def work() -> int:
         from align3r_ros.runtime import configure_runtime

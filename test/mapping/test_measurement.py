@@ -5,11 +5,12 @@ leaves the trail in and fails here."""
 
 from __future__ import annotations
 
-from align3r_ros.tools.map_measure import MeasureScene, measure
+from align3r_ros.synthetic.demo_scene import DemoScene
+from align3r_ros.tools.map_measure import measure
 from mapping.conftest import needs_open3d
 
 #: 20 frames of the demo's scene size; seed 1 sweeps the mover across the view early on
-CI_SCENE = MeasureScene(frames=20, height=96, width=128, seed=1)
+CI_SCENE = DemoScene(frames=20, height=96, width=128, seed=1)
 
 
 @needs_open3d
