@@ -251,8 +251,10 @@ def test_camera_process_frames_reach_the_node(tmp_path, probe_factory, reliabili
         output, _ = camera.communicate(timeout=DEADLINE_S)
         assert camera.returncode == 0 and f'published {count}' in output, output
         try:
+            # the deadline only guards against a hang: on a loaded machine the last frames
+            # reach the node's callback late, not never (145 of 150 after 20 s seen once)
             probe.spin_until(lambda: received() - base >= 0.99 * count,
-                             f'>= 99 % of {count} frames', timeout_s=20)
+                             f'>= 99 % of {count} frames')
         finally:
             lost = _diagnostics_values(diagnostics[-1]).get(
                 'frames lost in transport (estimated)')
