@@ -4,7 +4,9 @@
         [--device cpu] [--out FILE]
 
 The oracle backend on the shared 7-Scenes frames (``../shared/data/7scenes_redkitchen``, walked
-forward and back to ``--frames`` frames) in live mode, ``output.resolution: input``, three runs,
+forward and back to ``--frames`` frames) in live mode, ``output.resolution: input``, the
+camera's K known (``camera.intrinsics: known``, as a robot's CameraInfo gives it: with an
+estimated focal, depth carries the focal's error against the metric translations), three runs,
 each in its own fresh process:
 
 * ``vision``: no odometry (the Sim(3) ATE the issue compares with);
@@ -128,6 +130,7 @@ def odometry_case(case: str, frames: int, long_side: int, slip_start: int, devic
             slip=(slip.start, slip.stop) if slip else None, seed=seed))
         stream = [dataclasses.replace(f, T_odom_cam=T) for f, T in zip(stream, odometry)]
     config = oracle_config(long_side, stream={'mode': 'live'}, output={'resolution': 'input'},
+                           camera={'intrinsics': 'known'},
                            runtime={'device': device, 'threads': cpu_threads})
     run = drive(Engine.from_config(config), stream, keep_results=True, device=device)
     results = sorted(run['_results'], key=lambda r: r.stamp_ns)

@@ -176,7 +176,11 @@ class OfflineEngine:
             self._on_stage(OfflineStage('align', stages, stages))
         self._stats = dataclasses.replace(self._stats,
                                           frames_out=self._stats.frames_out + len(results),
-                                          last_status=results[-1].status if results else '')
+                                          last_status=results[-1].status if results else '',
+                                          scale_source=results[-1].scale_source if results
+                                          else self._stats.scale_source,
+                                          odometry_frames=self._stats.odometry_frames + sum(
+                                              f.T_odom_cam is not None for f in frames))
         return results
 
 

@@ -36,6 +36,10 @@ class PipelineHealth:
         publish_ms: turning the last result into messages and publishing (or writing) them.
         last_error: one line describing the last error ('' when none).
         status: the engine's last status note ('' normally).
+        scale_source: where the last result's metres came from: 'odometry', 'prior' or
+            'none' (``FrameResult.scale_source``; '' before the first result).
+        odometry_disagreements: frames whose odometry disagreed with vision
+            (``EngineStats.odometry_disagreements``).
     """
 
     queue_depth: int = 0
@@ -57,6 +61,8 @@ class PipelineHealth:
     publish_ms: float = 0.0
     last_error: str = ''
     status: str = ''
+    scale_source: str = ''
+    odometry_disagreements: int = 0
 
 
 def scale_state(is_metric: Optional[bool]) -> str:
@@ -106,6 +112,8 @@ def health_to_diagnostics_msg(health: PipelineHealth, stamp_ns: int, types: Mess
         ('keyframes added', str(health.keyframes_added)),
         ('tracking losses', str(health.tracking_losses)),
         ('scale', scale_state(health.is_metric)),
+        ('scale source', health.scale_source),
+        ('odometry disagreements', str(health.odometry_disagreements)),
         ('alignment residual', residual),
         ('dynamic pixel fraction', '' if not math.isfinite(health.dynamic_fraction) else
          f'{health.dynamic_fraction:.4f}'),

@@ -84,6 +84,8 @@ class PipelineCounters:
         self._retired_dropped = self._retired_resets = 0
         self.engine_keyframes = self.engine_losses = 0
         self._retired_keyframes = self._retired_losses = 0
+        self.scale_source = ''
+        self.odometry_disagreements = self._retired_disagreements = 0
         self.last_error = ''
         self.last_status = ''
         self.is_metric: Optional[bool] = None
@@ -111,6 +113,10 @@ class PipelineCounters:
             self.engine_resets = self._retired_resets + int(stats.resets)
             self.engine_keyframes = self._retired_keyframes + int(stats.keyframes_added)
             self.engine_losses = self._retired_losses + int(stats.tracking_losses)
+            self.odometry_disagreements = (self._retired_disagreements +
+                                           int(stats.odometry_disagreements))
+            if stats.frames_out:
+                self.scale_source = stats.scale_source
             if stats.last_status:
                 self.last_status = stats.last_status
             self.timings = stats.timings
@@ -119,6 +125,7 @@ class PipelineCounters:
                                                                self.engine_resets)
                 self._retired_keyframes, self._retired_losses = (self.engine_keyframes,
                                                                  self.engine_losses)
+                self._retired_disagreements = self.odometry_disagreements
 
     def health(self, queue: FrameQueue) -> PipelineHealth:
         """A snapshot; 'recent' fields cover the time since the previous snapshot."""
@@ -137,7 +144,9 @@ class PipelineCounters:
                 recent_drops=recent_drops, recent_error=recent_error, is_metric=self.is_metric,
                 residual=self.residual, dynamic_fraction=self.dynamic_fraction,
                 timings=self.timings, publish_ms=self.publish_ms,
-                last_error=self.last_error, status=self.last_status)
+                last_error=self.last_error, status=self.last_status,
+                scale_source=self.scale_source,
+                odometry_disagreements=self.odometry_disagreements)
 
 
 def free_accelerator_memory() -> None:

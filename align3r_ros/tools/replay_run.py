@@ -155,7 +155,9 @@ class _Sink:
             frames_received=stats.frames_in, frames_published=self.writer.frames_written + 1,
             frames_dropped=stats.frames_dropped, frames_rejected=self.source.frames_skipped,
             engine_resets=stats.resets, keyframes_added=stats.keyframes_added,
-            tracking_losses=stats.tracking_losses, timings=stats.timings)
+            tracking_losses=stats.tracking_losses, timings=stats.timings,
+            scale_source=stats.scale_source,
+            odometry_disagreements=stats.odometry_disagreements)
 
 
 def default_engine_factory(mode: RunMode,
@@ -256,7 +258,8 @@ def run_replay(options: ReplayOptions, engine_factory: Optional[EngineFactory] =
         frames=writer.frames_written, metric_scale=bool(sink.metric) and all(sink.metric),
         total_s=total_s, evaluation=evaluation, alignment=options.eval_alignment,
         depth_max=options.depth_max, source=f'{options.input} ({topics.image})',
-        settings=_settings(options, topics), warnings=tuple(warnings),
+        settings=_settings(options, topics) + _scale_settings(engine.stats, options),
+        warnings=tuple(warnings),
         metric_frames=sum(sink.metric), keyframes_added=engine.stats.keyframes_added,
         tracking_losses=engine.stats.tracking_losses)
     return ReplayOutcome(report=report, topics=topics, frames_read=frames.read,
@@ -339,6 +342,15 @@ def _warn_missing_priors(source: BagFrameSource, frames_read: int, config: Align
     warnings.append(f'{missing} of {frames_read} frames have no prior depth on '
                     f'{source.topics.prior} within {DEPTH_MAX_DIFFERENCE_NS / 1e6:g} ms of '
                     f'their stamp{dropped}')
+
+
+def _scale_settings(stats, options: ReplayOptions) -> Tuple[Tuple[str, str], ...]:
+    """The report's scale source (the last result's) and, with odometry, its disagreements."""
+    out = (('scale source', str(stats.scale_source)),)
+    if options.odometry is not None:
+        out += (('odometry frames', str(stats.odometry_frames)),
+                ('odometry disagreements', str(stats.odometry_disagreements)))
+    return out
 
 
 def _settings(options: ReplayOptions, topics: InputTopics) -> Tuple[Tuple[str, str], ...]:

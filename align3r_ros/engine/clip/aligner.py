@@ -17,12 +17,13 @@ from typing import Deque, List, Optional
 import numpy as np
 
 from align3r_ros.backends.base import PairwiseBackend
-from align3r_ros.config import Align3rConfig
+from align3r_ros.config import Align3rConfig, MetricScaleMode
 from align3r_ros.geometry.camera import default_intrinsics
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
                                                    metric_scale_enabled, metric_scale_note,
                                                    metric_support)
+from align3r_ros.engine.steps.odometry import OdometryScale
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              align_keyframe, keyframe_state)
@@ -73,6 +74,10 @@ class ClipAligner:
         self.keyframes_added = 0
         self.tracking_losses = 0
         self.odometry_disagreements = 0
+        #: metric scale from the robot's odometry (before a metric prior), see steps/odometry
+        self.odometry = OdometryScale(config.scale.odometry_min_baseline,
+                                      config.scale.smoothing)
+        self._scale_source = ''
 
     def keyframe_poses(self) -> List[KeyframePose]:
         """[]: clip mode publishes a clip's poses once, after its solve; nothing moves later."""
@@ -109,6 +114,7 @@ class ClipAligner:
         self.backend.forget([kf.prepared.view.key for kf in self.window])
         self.window.clear()
         self.metric.reset()
+        self.odometry.reset()
         self.last_T_world_cam = np.eye(4)
         self.note(status)
         return results
@@ -131,6 +137,7 @@ class ClipAligner:
                 self.backend.forget([kf.prepared.view.key for kf in self.window])
                 self.window.clear()
                 self.metric.reset()
+                self.odometry.reset()
         if len(clip) >= 2:
             out = align_clip(clip, keyframe, self.backend, self.config,
                              fallback_T=self.last_T_world_cam)
@@ -148,7 +155,8 @@ class ClipAligner:
                 clip_metric_support(clip, out, self.config), self.config.scale.min_pixels))
         results = [frame_result(p, out.T_world_cam[k], out.depth[k], out.K[k],
                                 out.confidence[k], out.dynamic_mask[k], self.config, scale,
-                                out.residual, status) for k, p in enumerate(clip)]
+                                out.residual, status, scale_source=self._scale_source)
+                   for k, p in enumerate(clip)]
         self.last_T_world_cam = out.T_world_cam[-1].copy()
         self._retire(clip, out, keyframe)
         self._timings = StageTimings(network_ms=1e3 * network_s, align_ms=1e3 * align_s,
@@ -156,6 +164,17 @@ class ClipAligner:
         return results
 
     def _metric_scale(self, clip: List[PreparedFrame], out: StageOutput) -> Optional[float]:
+        """Odometry first (once a clip spans its baselines), then a metric prior. The odometry
+        estimate uses pairs within the clip (one solve, one scale), smoothed over clips."""
+        self.odometry.forget_anchors()
+        odometry = self.odometry.add_frames([p.stamp_ns for p in clip], out.T_world_cam,
+                                            [p.T_odom_cam for p in clip]) if out.ok else \
+            self.odometry.scale
+        self._scale_source = 'odometry'
+        if odometry is not None and \
+                MetricScaleMode(self.config.scale.metric) != MetricScaleMode.OFF:
+            return odometry
+        self._scale_source = ''
         if not metric_scale_enabled(self.config.scale.metric, clip[0].metric_prior is not None):
             return None
         return self.metric.update(clip_metric_estimate(clip, out, self.config))

@@ -21,10 +21,11 @@ import numpy as np
 
 from align3r_ros.align import make_pair_edges
 from align3r_ros.backends.base import PairwiseBackend
-from align3r_ros.config import Align3rConfig, GraphKind
+from align3r_ros.config import Align3rConfig, GraphKind, MetricScaleMode
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.engine.clip.aligner import clip_metric_estimate, clip_metric_support
 from align3r_ros.engine.steps.metric_scale import metric_scale_enabled, metric_scale_note
+from align3r_ros.engine.steps.odometry import sequence_odometry_scale
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              anchored_stage_config, keyframe_state,
@@ -56,7 +57,7 @@ def _align_keyframes(keyframes: Sequence[PreparedFrame], backend: PairwiseBacken
 
 
 def _emit(frames: Sequence[PreparedFrame], outputs: List[StageOutput], config: Align3rConfig,
-          scale: Optional[float], status: str) -> List[FrameResult]:
+          scale: Optional[float], status: str, scale_source: str = '') -> List[FrameResult]:
     results = []
     index = 0
     for out in outputs:
@@ -64,30 +65,38 @@ def _emit(frames: Sequence[PreparedFrame], outputs: List[StageOutput], config: A
             note = '; '.join(s for s in (status, out.status) if s)
             results.append(frame_result(frames[index], out.T_world_cam[k], out.depth[k],
                                         out.K[k], out.confidence[k], out.dynamic_mask[k],
-                                        config, scale, out.residual, note))
+                                        config, scale, out.residual, note,
+                                        scale_source=scale_source))
             index += 1
     return results
 
 
-def _sequence_scale(frames, clips, outputs, config) -> Tuple[Optional[float], str]:
-    """Median of per-clip metric estimates, and the status note when there is none.
+def _sequence_scale(frames, clips, outputs, config) -> Tuple[Optional[float], str, str]:
+    """The median of per-clip estimates from the robot's odometry (it takes precedence),
+    else of per-clip metric-prior estimates, and the status note when there is none.
 
     Returns:
         (scale or None, '' or why the sequence is not metric -- metric_scale_note, with the
-        largest clip's support).
+        largest clip's support -- and 'odometry' when the scale came from it, else '').
     """
     has_prior = frames[0].metric_prior is not None
-    if not metric_scale_enabled(config.scale.metric, has_prior):
-        return None, metric_scale_note(config.scale.metric, has_prior, None, 0)
     members = [[frames[i] for i in clip] for clip in clips]
+    odometry = [sequence_odometry_scale(out.T_world_cam, [p.T_odom_cam for p in m],
+                                        config.scale.odometry_min_baseline)
+                for m, out in zip(members, outputs)]  # per clip: one solve, one scale
+    odometry = [s for s in odometry if s is not None]
+    if odometry and MetricScaleMode(config.scale.metric) != MetricScaleMode.OFF:
+        return float(np.exp(np.median(np.log(odometry)))), '', 'odometry'
+    if not metric_scale_enabled(config.scale.metric, has_prior):
+        return None, metric_scale_note(config.scale.metric, has_prior, None, 0), ''
     estimates = [clip_metric_estimate(m, out, config) for m, out in zip(members, outputs)]
     estimates = [e for e in estimates if e is not None]
     if estimates:
-        return float(np.exp(np.median(np.log(estimates)))), ''
+        return float(np.exp(np.median(np.log(estimates)))), '', ''
     supports = [clip_metric_support(m, out, config) for m, out in zip(members, outputs)]
     supports = [n for n in supports if n is not None]
     return None, metric_scale_note(config.scale.metric, True, max(supports, default=None),
-                                   config.scale.min_pixels)
+                                   config.scale.min_pixels), ''
 
 
 def align_hierarchical(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
@@ -112,8 +121,9 @@ def align_hierarchical(frames: Sequence[PreparedFrame], backend: PairwiseBackend
                                   fallback_T=kf_out.T_world_cam[k]))
         backend.forget([p.view.key for p in members[1:]])
     backend.forget([p.view.key for p in keyframes])
-    scale, scale_note = _sequence_scale(frames, clips, outputs, config)
-    return _emit(frames, outputs, config, scale, '; '.join(s for s in (status, scale_note) if s))
+    scale, scale_note, source = _sequence_scale(frames, clips, outputs, config)
+    return _emit(frames, outputs, config, scale, '; '.join(s for s in (status, scale_note) if s),
+                 source)
 
 
 def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
@@ -128,5 +138,5 @@ def align_flat(frames: Sequence[PreparedFrame], backend: PairwiseBackend,
     out = run_stage(frames, edges, backend, config, K_known, (), np.eye(4), None)
     out = place_first_frame(out, np.eye(4))
     backend.forget([p.view.key for p in frames])
-    scale, scale_note = _sequence_scale(frames, [range(len(frames))], [out], config)
-    return _emit(frames, [out], config, scale, scale_note)
+    scale, scale_note, source = _sequence_scale(frames, [range(len(frames))], [out], config)
+    return _emit(frames, [out], config, scale, scale_note, source)

@@ -107,6 +107,21 @@ class OdometryScale:
             self._anchors.pop(self._order.popleft(), None)
         return self.tracker.update(self.estimate())
 
+    def add_frames(self, stamps_ns: Sequence[int], T_world_cam: Sequence[np.ndarray],
+                   T_odom_cam: Sequence[Optional[np.ndarray]]) -> Optional[float]:
+        """Frames aligned together (a clip, a sequence) at once: those with odometry are
+        remembered and one estimate over every remembered pair is blended in; returns the
+        tracked scale."""
+        for stamp, T, T_odom in zip(stamps_ns, T_world_cam, T_odom_cam):
+            if T_odom is not None and np.all(np.isfinite(T)):
+                if int(stamp) not in self._anchors:
+                    self._order.append(int(stamp))
+                self._anchors[int(stamp)] = (np.asarray(T, np.float64)[:3, 3].copy(),
+                                             np.asarray(T_odom, np.float64)[:3, 3].copy())
+        while len(self._order) > SCALE_ANCHORS:
+            self._anchors.pop(self._order.popleft(), None)
+        return self.tracker.update(self.estimate())
+
     def estimate(self) -> Optional[float]:
         """The robust ratio over the remembered pairs, or None when no pair qualifies."""
         keys = list(self._order)
@@ -124,6 +139,22 @@ class OdometryScale:
             return None
         v = np.asarray(vision)
         return estimate_metric_scale(v, np.asarray(odometry), np.ones(v.shape, bool), 1)
+
+
+def sequence_odometry_scale(T_world_cam: Sequence[np.ndarray],
+                            T_odom_cam: Sequence[Optional[np.ndarray]],
+                            min_baseline: float) -> Optional[float]:
+    """One scale for frames aligned together (an offline clip): the robust ratio over every
+    pair of at most :data:`SCALE_ANCHORS` frames with odometry, spread evenly over them."""
+    usable = [k for k, (T, T_odom) in enumerate(zip(T_world_cam, T_odom_cam))
+              if T_odom is not None and np.all(np.isfinite(T))]
+    if len(usable) < 2:
+        return None
+    picks = sorted({usable[int(round(i))] for i in
+                    np.linspace(0, len(usable) - 1, min(len(usable), SCALE_ANCHORS))})
+    scale = OdometryScale(min_baseline, 1.0)
+    return scale.add_frames(picks, [T_world_cam[k] for k in picks],
+                            [T_odom_cam[k] for k in picks])
 
 
 @dataclass(frozen=True)
