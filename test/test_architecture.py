@@ -55,7 +55,9 @@ def parse_layers(picture: str) -> Tuple[Tuple[str, ...], ...]:
         if '▼' in line:
             layers.append([])
             continue
-        for box in re.split(r'\s{2,}', re.sub(r'\([^()]*\)', ' ', line).strip()):
+        while re.search(r'\([^()]*\)', line):  # innermost first: SE(3) inside a description
+            line = re.sub(r'\([^()]*\)', ' ', line)
+        for box in re.split(r'\s{2,}', line.strip()):
             match = _NAME.match(box.split(' ')[0]) if box else None
             if match:
                 layers[-1].append(match.group(1))
@@ -238,9 +240,9 @@ def test_the_picture_parse_reads_boxes_not_descriptions():
  benchmarks/  command-line entry points
         │ every layer below
         ▼
- ros/  (rclpy / *_msgs)      bag/  (rosbag2 read / write)
+ ros/  (rclpy / *_msgs)      bag/  (rosbag2 (sqlite3, mcap)  reader/  writer/)
         ▼
- geometry/    SE(3) / Sim(3)      streams/  nearest stamps
+ geometry/  (SE(3) / Sim(3))      streams/  nearest stamps
         ▼
  config_io.py  structures.py
 """
