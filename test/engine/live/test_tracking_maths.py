@@ -48,7 +48,10 @@ def _rotation_error_deg(R, R_true) -> float:
 def test_fit_pose_recovers_a_known_pose_and_scale_exactly_without_noise():
     R, c = _pose(1)
     fit = _fit([_edge(R, c, 2.5, seed=2)])
-    assert _rotation_error_deg(fit.R, R) < 1e-6
+    # arccos near 1 turns a trace round-off of k·eps into sqrt(2·k·eps) rad: in float64 with
+    # k ~ 10 that is ~4e-6 deg (1.7e-6 seen under ATEN_CPU_CAPABILITY=default), so 1e-4 deg is
+    # the exact-recovery bound here; the centre below is held to 1e-8 m.
+    assert _rotation_error_deg(fit.R, R) < 1e-4
     torch.testing.assert_close(fit.c, c, atol=1e-8, rtol=0)
     assert abs(float(fit.scales[0]) - 2.5) < 1e-8
     assert fit.inlier_fraction == 1.0 and fit.support == H * W
