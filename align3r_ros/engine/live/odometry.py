@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from typing import Deque, Iterable, List, Optional, Tuple
+from typing import Deque, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -36,6 +36,8 @@ from align3r_ros.structures import KeyframePose
 
 #: frames back to the reference of the motion prior and its disagreement test.
 MOTION_SPAN = 5
+#: consecutive keyframes further apart (frames) get no window prior: odometry drifts between.
+KEYFRAME_SPAN = 15
 
 
 class LiveOdometry:
@@ -56,6 +58,9 @@ class LiveOdometry:
         self._started = False
         #: (stamp, T_world_cam units, T_odom_cam metres) of the last tracked frames
         self._recent: Deque[Tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=MOTION_SPAN)
+        #: frames seen, and the frame number of each keyframe of the window (by stamp)
+        self._frames = 0
+        self._keyframe_number: Dict[int, int] = {}
 
     @property
     def metres_per_unit(self) -> Optional[float]:
@@ -89,6 +94,7 @@ class LiveOdometry:
         """A keyframe (its final pose) enters the scale and the recent frames."""
         T = keyframe.T_world_cam.double().cpu().numpy()
         self._remember(keyframe.prepared, T)
+        self._keyframe_number[int(keyframe.prepared.stamp_ns)] = self._frames
         self.scale.add_keyframe(keyframe.prepared.stamp_ns, T, keyframe.prepared.T_odom_cam)
 
     def prior(self, prepared: PreparedFrame,
@@ -113,6 +119,8 @@ class LiveOdometry:
 
     def _remember(self, prepared: PreparedFrame, T_world_cam: np.ndarray) -> None:
         """The frame's latest pose among the recent frames (odometry-less frames break it)."""
+        if not self._recent or self._recent[-1][0] != prepared.stamp_ns:
+            self._frames += 1
         if prepared.T_odom_cam is None:
             self._recent.clear()
             return
@@ -129,8 +137,12 @@ class LiveOdometry:
         T_now = [kf.T_world_cam.double().cpu().numpy() for kf in window]
         replaced, note = {}, ''
         if s is not None and self.config.input.odometry_weight > 0:
+            numbers = [self._keyframe_number.get(int(kf.prepared.stamp_ns)) for kf in window]
+            numbers[-1] = self._frames  # the newest keyframe: the frame being pushed
+            linked = [k > 0 and None not in (numbers[k], numbers[k - 1]) and
+                      numbers[k] - numbers[k - 1] <= KEYFRAME_SPAN for k in range(len(window))]
             T_new, disagreements = fuse_window(T_now, [kf.prepared.T_odom_cam for kf in window],
-                                               s, self.config)
+                                               s, self.config, linked)
             self.disagreements += disagreements
             if disagreements:
                 self.scale.forget_anchors()
@@ -143,6 +155,8 @@ class LiveOdometry:
             T_now = list(T_new)
         for kf, T in zip(window, T_now):
             self.scale.move(kf.prepared.stamp_ns, T)
+        held = {int(kf.prepared.stamp_ns) for kf in window}
+        self._keyframe_number = {s: n for s, n in self._keyframe_number.items() if s in held}
         return replaced, note
 
     def to_output(self, T_world_cam: np.ndarray, metres_per_unit: Optional[float]

@@ -231,11 +231,14 @@ def fuse_motion(T_world_ref: np.ndarray, T_world_frame: np.ndarray,
 
 
 def fuse_window(T_world: Sequence[np.ndarray], T_odom: Sequence[Optional[np.ndarray]],
-                scale: float, config: Align3rConfig) -> Tuple[np.ndarray, int]:
+                scale: float, config: Align3rConfig,
+                linked: Optional[Sequence[bool]] = None) -> Tuple[np.ndarray, int]:
     """A refined keyframe window with the odometry motion between consecutive keyframes as a
     weighted prior, from the first keyframe (held fixed) on: keyframe k's refined motion from
     k-1 is blended with the odometry's and chained onto k-1's new pose. A keyframe without
-    odometry (or after one without) keeps its refined motion.
+    odometry (or after one without), or not ``linked`` to its predecessor (``linked[k]``
+    False: e.g. too many frames apart for the odometry's drift to stay small), keeps its
+    refined motion.
 
     Returns:
         ((N, 4, 4) poses, how many keyframe motions disagreed).
@@ -245,7 +248,8 @@ def fuse_window(T_world: Sequence[np.ndarray], T_odom: Sequence[Optional[np.ndar
     disagreements = 0
     for k in range(1, len(poses)):
         M_vision = relative_transform(refined[k - 1], refined[k])
-        if T_odom[k] is None or T_odom[k - 1] is None:
+        if T_odom[k] is None or T_odom[k - 1] is None or (linked is not None and
+                                                          not linked[k]):
             poses[k] = poses[k - 1] @ M_vision
             continue
         M_odometry = relative_transform(T_odom[k - 1], T_odom[k])
