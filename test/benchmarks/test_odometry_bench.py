@@ -1,5 +1,5 @@
 """The odometry benchmark's simulation and metrics on known paths (the engine runs are
-``align3r-bench odometry``; test/engine/live/test_odometry_live.py holds the engine targets)."""
+``align3r-bench odometry``; test/engine/test_odometry_engine.py holds the engine targets)."""
 
 from __future__ import annotations
 

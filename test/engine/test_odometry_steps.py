@@ -100,6 +100,11 @@ def test_window_prior_chains_consecutive_motions_from_the_first_keyframe():
     np.testing.assert_allclose(fused[4][:3, 3], [0.40, 0, 0], atol=1e-12)  # (0.12 + 0.1) / 2
     assert abs(fused[5][0, 3] - 0.50) < 1e-3  # 1.08 m against 0.1 m: odometry barely counts
     assert disagreements == 1 and np.all(np.isfinite(fused))
+    # keyframe 4 not linked to 3 (too many frames apart): vision's motion, no disagreement
+    fused, disagreements = fuse_window(vision, odom, scale, CONFIG,
+                                       linked=[False, True, True, True, True, False])
+    np.testing.assert_allclose(fused[5][:3, 3], [0.50, 0, 0], atol=1e-12)
+    assert disagreements == 0
 
 
 @pytest.mark.parametrize('bad', [np.full((4, 4), np.nan), np.eye(3), 2.0 * np.eye(4),
