@@ -177,3 +177,63 @@ def test_odometry_flags(tmp_path):
         with BagReader(bag) as reader:
             load_bag_odometry(reader, OdometrySpec(tf_frame='base_link'), 'cam_optical',
                               [IMAGES[0] + 100 * 10**9])
+
+
+def test_replay_with_the_real_engine_is_metric_from_bag_odometry(shared, tmp_path):
+    """20 real 7-Scenes frames (160x120) with ground truth for the oracle, odom -> base_link
+    on /tf (simulated odometry, :mod:`align3r_ros.benchmarks.odometry_sim`) and the mounting
+    on /tf_static: the replay's results become metric from odometry."""
+    from align3r_ros.benchmarks.odometry_sim import OdometryNoise, simulate_odometry
+    from align3r_ros.evaluation.datasets import load_sequence
+    from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+    from align3r_ros.messages.image import depth_to_image_msg
+
+    data = load_sequence('7scenes', shared / 'data' / '7scenes_redkitchen', frames=20)
+    T_odom_cam = simulate_odometry(np.stack([f.gt_T_world_cam for f in data.frames]),
+                                   OdometryNoise())
+    path = tmp_path / 'kitchen'
+    with AtomicBagWriter(path) as bag:
+        types = MessageTypes.from_rosbags(bag.typestore)
+        for topic, msgtype in (('/image', 'sensor_msgs/msg/Image'),
+                               ('/camera_info', 'sensor_msgs/msg/CameraInfo'),
+                               ('/depth', 'sensor_msgs/msg/Image'),
+                               ('/gt', 'geometry_msgs/msg/PoseStamped'),
+                               ('/tf', 'tf2_msgs/msg/TFMessage')):
+            bag.add_topic(topic, msgtype, Durability.VOLATILE, 10)
+        bag.add_topic('/tf_static', 'tf2_msgs/msg/TFMessage', Durability.TRANSIENT_LOCAL, 10)
+        bag.write('/tf_static', 0, types.TFMessage(transforms=[
+            matrix_to_transform_stamped(T_BASE_CAM, 0, 'base_link', 'cam_optical', types)]))
+        for f, T in zip(data.frames, T_odom_cam):
+            stamp = f.stamp_ns + 10**9
+            header = make_header(stamp, 'cam_optical', types)
+            K = f.K.copy()
+            K[:2] /= 4
+            bag.write('/tf', stamp, types.TFMessage(transforms=[matrix_to_transform_stamped(
+                T @ np.linalg.inv(T_BASE_CAM), stamp, 'odom', 'base_link', types)]))
+            bag.write('/image', stamp, rgb_to_image_msg(
+                np.ascontiguousarray(f.rgb[::4, ::4]), header, types))
+            bag.write('/camera_info', stamp, intrinsics_to_camera_info(K, 160, 120, header,
+                                                                       types))
+            bag.write('/depth', stamp, depth_to_image_msg(
+                np.ascontiguousarray(f.gt_depth[::4, ::4]), header, types, encoding='32FC1'))
+            bag.write('/gt', stamp, pose_to_pose_stamped(f.gt_T_world_cam, stamp, 'world',
+                                                         types))
+    config = load_config({'pairwise': {'backend': 'oracle'}, 'preprocess': {'long_side': 64},
+                          'camera': {'intrinsics': 'known'}, 'runtime': {'threads': 1}})
+    options = ReplayOptions(input=path, output=tmp_path / 'out', config=config,
+                            image_topic='/image', camera_info_topic='/camera_info',
+                            gt_depth_topic='/depth', gt_pose_topic='/gt',
+                            odometry=OdometrySpec(tf_frame='base_link'))
+    outcome = run_replay(options)
+    settings = dict(outcome.report.settings)
+    assert settings['scale source'] == 'odometry' and settings['odometry frames'] == '20'
+    assert settings['odometry'] == '/tf odom -> base_link'
+    assert outcome.report.metric_frames >= 3
+    with BagReader(tmp_path / 'out') as reader:
+        last = None
+        for item in reader.messages(['/align3r/odometry']):
+            last = item
+    T_last = np.eye(4)
+    p = last.msg.pose.pose.position
+    T_last[:3, 3] = [p.x, p.y, p.z]  # the last result's position: metres in odom's world
+    assert np.linalg.norm(T_last[:3, 3] - T_odom_cam[-1][:3, 3]) < 0.05
