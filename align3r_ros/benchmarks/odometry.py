@@ -82,7 +82,8 @@ def run_metrics(results: Sequence, frames: Sequence, odometry: Optional[np.ndarr
     out: Dict = {'frames': len(results), 'trajectory_length_m': float(travelled[-1]),
                  'metric_frames': int(metric.sum()),
                  'first_metric_frame': int(np.argmax(metric)) if metric.any() else None,
-                 'ate_sim3_m': sim3_ate(est, gt),
+                 'ate_sim3_m': sim3_ate(est[metric], gt[metric]) if metric.any() else
+                 sim3_ate(est, gt),  # a run turning metric mixes units before: its metric part
                  'scale_sources': sorted({getattr(r, 'scale_source', '') for r in results}),
                  'finite': bool(all(np.isfinite(r.T_world_cam).all() for r in results))}
     errors = [depth_scale_error(r.depth, f.gt_depth) if r.is_metric else None
