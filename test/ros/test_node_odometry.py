@@ -5,6 +5,8 @@ odometry goes on (pushed, counted, reported in /diagnostics)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -22,7 +24,8 @@ T_BASE_CAM = np.array([[0, 0, 1, 0.2], [-1, 0, 0, 0], [0, -1, 0, 0.5], [0, 0, 0,
 
 
 class RecordingEngine(FakeEngine):
-    """FakeEngine that keeps each pushed frame's odometry."""
+    """FakeEngine that keeps each pushed frame's odometry and reports, as the live engine does,
+    its scale source and a disagreement count in its stats."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -30,7 +33,13 @@ class RecordingEngine(FakeEngine):
 
     def push(self, frame):
         self.odometry.append(frame.T_odom_cam)
-        return super().push(frame)
+        results = super().push(frame)
+        with_odometry = sum(T is not None for T in self.odometry)
+        self.stats = dataclasses.replace(
+            self.stats, frames_out=len(self.odometry), odometry_frames=with_odometry,
+            scale_source='odometry' if with_odometry else 'none',
+            odometry_disagreements=len(self.odometry) - with_odometry)
+        return results
 
 
 def _T_odom_base(x: float, yaw: float = 0.0) -> np.ndarray:
@@ -95,6 +104,8 @@ def test_tf_mode_gives_each_frame_its_camera_pose_in_odom(rig_factory, context):
         assert values['odometry frames without'] == '1'
         assert 'odom' in values['odometry last problem']
         assert values['level'] == rig.types.DiagnosticStatus.WARN
+        assert values['scale source'] == 'odometry'  # the engine's, through the counters
+        assert values['odometry disagreements'] == '1'
     finally:
         robot.destroy_node()
 
