@@ -72,7 +72,8 @@ class Report:
 class Robot:
     def __init__(self, node, args) -> None:
         self.node, self.args = node, args
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # notified on every result recorded
         self.frame_id = args.frame_id
         self.warmup_frame = args.frame_id + WARMUP_SUFFIX
         self.received: Dict[str, Dict[str, Set[int]]] = {}  # output -> frame_id -> stamps
@@ -110,6 +111,7 @@ class Robot:
             if frame_id not in (self.frame_id, self.warmup_frame):
                 self.foreign.append(f'{output}: {frame_id}')
             self.received.setdefault(output, {}).setdefault(frame_id, set()).add(stamp)
+            self.changed.notify_all()
 
     def _on_header(self, output: str, msg) -> None:
         frame = msg.child_frame_id if output == 'odometry' else msg.header.frame_id
@@ -227,9 +229,8 @@ def main() -> int:
             measured.append(stamp_ns(index, args.rate))
             index += 1
             time.sleep(max(0.0, start + (k + 1) * period - time.monotonic()))  # the rate
-        deadline = time.monotonic() + args.timeout
-        while not robot.complete(measured) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with robot.changed:  # woken by each recorded result; the timeout only ends a hang
+            robot.changed.wait_for(lambda: robot.complete(measured), timeout=args.timeout)
         with robot.lock:
             received = {name: sorted(s for f, stamps in by_frame.items() if f == args.frame_id
                                      for s in stamps)
