@@ -12,8 +12,9 @@ numpy, batch-first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Protocol
+from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -243,3 +244,18 @@ class FrameEngine(Protocol):
 
     @property
     def held_frames(self) -> int: ...
+
+
+def most_frequent_status(statuses: Sequence[Tuple[str, int]]) -> Tuple[str, int]:
+    """The most frequent non-empty status of (status, count) pairs and its count, statuses that
+    differ only in their numbers (a frame's stamp, a pixel count) counted as one; the first
+    such text stands for them. ('', 0) when none."""
+    groups: dict = {}
+    for status, count in statuses:
+        if status:
+            key = re.sub(r'\d+', '#', status)
+            first, total = groups.get(key, (status, 0))
+            groups[key] = (first, total + int(count))
+    if not groups:
+        return '', 0
+    return max(groups.values(), key=lambda item: item[1])

@@ -22,6 +22,7 @@ from align3r_ros.config import EvaluationConfig, MetricScaleMode
 from align3r_ros.evaluation.depth_metrics import (DepthAlignment, DepthMetrics,
                                                   average_depth_metrics)
 from align3r_ros.evaluation.pose_metrics import PoseMetrics, average_pose_metrics
+from align3r_ros.structures import most_frequent_status
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,9 @@ def metric_scale_warning(mode: MetricScaleMode, frames: int, metric_frames: int,
     Args:
         mode: ``scale.metric`` of the run.
         frames: results in the run; metric_frames: those that were metric.
-        causes: count of each :func:`metric_scale_causes` note over the relative results.
+        causes: count of each :func:`metric_scale_causes` note over the relative results
+            (notes that differ only in their numbers count as one cause, as in the replay's
+            'no valid depth' line: :func:`~align3r_ros.structures.most_frequent_status`).
 
     Returns:
         How many frames are relative and the most frequent cause (the engine's note, with its
@@ -190,7 +193,7 @@ def metric_scale_warning(mode: MetricScaleMode, frames: int, metric_frames: int,
     relative = frames - metric_frames
     if MetricScaleMode(mode) != MetricScaleMode.ON or relative <= 0:
         return ''
-    cause = causes.most_common(1)[0][0] if causes else 'no cause recorded'
+    cause = most_frequent_status(list(causes.items()))[0] or 'no cause recorded'
     return (f'scale.metric is on but {relative} of {frames} frames are relative '
             f'(most frequent: {cause})')
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from typing import Callable, Iterable, Optional, Sequence, Tuple
 
 from align3r_ros.config import StrEnum
 from align3r_ros.errors import Align3rError, AlignmentError, ConfigError
+from align3r_ros.structures import most_frequent_status
 
 
 class ExitCode(IntEnum):
@@ -212,21 +212,6 @@ def check_outputs(prog: str, locations: Iterable[OutputLocation], force: bool) -
             for note in remove_stale_staging(location.path):
                 print(f'{prog}: {note}', file=sys.stderr)
         check_output(location, force)
-
-
-def most_frequent_status(statuses: Sequence[Tuple[str, int]]) -> Tuple[str, int]:
-    """The most frequent non-empty status of (status, count) pairs and its count, statuses that
-    differ only in their numbers (a frame's stamp, a pixel count) counted as one; the first
-    such text stands for them. ('', 0) when none."""
-    groups: dict = {}
-    for status, count in statuses:
-        if status:
-            key = re.sub(r'\d+', '#', status)
-            first, total = groups.get(key, (status, 0))
-            groups[key] = (first, total + int(count))
-    if not groups:
-        return '', 0
-    return max(groups.values(), key=lambda item: item[1])
 
 
 def check_results(report, frames_with_depth: Optional[int] = None,

@@ -40,3 +40,16 @@ def test_report_warning_names_the_share_and_the_most_frequent_cause():
     assert 'below scale.min_pixels 200' in warning
     assert metric_scale_warning(MetricScaleMode.AUTO, 10, 4, causes) == ''
     assert metric_scale_warning(MetricScaleMode.ON, 10, 10, Counter()) == ''
+
+
+def test_report_warning_counts_notes_that_differ_only_in_numbers_as_one_cause():
+    """Live mode's note carries each keyframe's pixel count: 3 such notes outnumber 2 others."""
+    causes = Counter({'metric scale: 12 confident static pixels with a metric prior, below '
+                      'scale.min_pixels 200': 1,
+                      'metric scale: 15 confident static pixels with a metric prior, below '
+                      'scale.min_pixels 200': 1,
+                      'metric scale: 9 confident static pixels with a metric prior, below '
+                      'scale.min_pixels 200': 1,
+                      'metric scale: scale.metric is on but there is no metric prior': 2})
+    warning = metric_scale_warning(MetricScaleMode.ON, 5, 0, causes)
+    assert 'confident static pixels' in warning and 'no metric prior' not in warning
