@@ -41,7 +41,7 @@ from align3r_ros.ros.topics import (
     PRIOR_TOPIC,
     input_topics,
 )
-from align3r_ros.ros.worker import PipelineCounters
+from align3r_ros.ros.pipeline_state import PipelineCounters
 from align3r_ros.structures import Frame
 
 #: image <-> camera_info / prior stamps closer than this are the same capture.

@@ -7,8 +7,9 @@ process the frames already queued, flush the engine's held frames, publish them,
 cleanup: free the models and the CUDA cache. With ``autostart: true`` the node configures and
 activates itself.
 
-Where a frame goes: ``inputs.InputSubscriptions`` (convert, enqueue) -> ``worker.FrameQueue``
--> ``worker.InferenceWorker`` (engine.push) -> ``publishers.OutputPublishers``.
+Where a frame goes: ``inputs.InputSubscriptions`` (convert, enqueue) ->
+``pipeline_state.FrameQueue`` -> ``worker.InferenceWorker`` (engine.push) ->
+``publishers.OutputPublishers``.
 
 Shutdown (:func:`main`): SIGINT and SIGTERM only set a flag; the spin loop then takes the
 messages already delivered, runs the lifecycle shutdown (drain, flush, publish, wait for the
@@ -32,12 +33,8 @@ from align3r_ros.ros.message_types import rclpy_message_types
 from align3r_ros.ros.odometry_input import OdometryInput
 from align3r_ros.ros.params import AUTOSTART, ParameterState
 from align3r_ros.ros.publishers import OutputPublishers
-from align3r_ros.ros.worker import (
-    FrameQueue,
-    InferenceWorker,
-    PipelineCounters,
-    free_accelerator_memory,
-)
+from align3r_ros.ros.pipeline_state import FrameQueue, PipelineCounters
+from align3r_ros.ros.worker import InferenceWorker, free_accelerator_memory
 from align3r_ros.structures import Frame, FrameResult
 
 #: config -> zero-argument engine factory; called once in configure (loads the weights), the

@@ -16,137 +16,15 @@ import gc
 import sys
 import threading
 import time
-from collections import deque
-from typing import Any, Callable, Deque, List, Optional
+from typing import Any, Callable, List, Optional
 
-from align3r_ros.messages.diagnostics import PipelineHealth
 from align3r_ros.messages.dynamic import dynamic_fraction
-from align3r_ros.structures import (EngineStats, Frame, FrameEngine, FrameResult, KeyframePose,
-                                    StageTimings)
+from align3r_ros.ros.pipeline_state import FrameQueue, PipelineCounters
+from align3r_ros.structures import Frame, FrameEngine, FrameResult, KeyframePose
 
 #: longest a stop waits for the queued frames to be processed before giving up on them
 #: (they are then counted as dropped); inference of one frame takes well under a second.
 DRAIN_TIMEOUT_S = 60.0
-
-
-class FrameQueue:
-    """Thread-safe bounded FIFO of frames; ``put`` on a full queue drops the oldest frame."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(int(capacity), 1)
-        self._items: Deque[Frame] = deque()
-        self._cond = threading.Condition()
-        self.dropped = 0
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
-
-    def put(self, frame: Frame) -> bool:
-        """Enqueue; returns True when an older frame had to be dropped."""
-        with self._cond:
-            dropped = len(self._items) >= self.capacity
-            if dropped:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(frame)
-            self._cond.notify()
-            return dropped
-
-    def get(self, timeout_s: float) -> Optional[Frame]:
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout_s)
-            return self._items.popleft() if self._items else None
-
-    def discard(self) -> int:
-        """Drop every queued frame (counted as dropped); returns how many."""
-        with self._cond:
-            count = len(self._items)
-            self._items.clear()
-            self.dropped += count
-            return count
-
-
-class PipelineCounters:
-    """Counters shared by callbacks, worker and diagnostics timer (guarded by one lock).
-
-    ``lost`` is the estimate of frames that never reached the node (stamp gaps, see
-    :mod:`align3r_ros.ros.arrivals`); ``engine_dropped`` / ``engine_resets`` /
-    ``engine_keyframes`` / ``engine_losses`` add up the engines' own counters over the rebuilds.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received = self.rejected = self.published = self.errors = self.resets = 0
-        self.lost = 0
-        self.engine_dropped = self.engine_resets = 0
-        self._retired_dropped = self._retired_resets = 0
-        self.engine_keyframes = self.engine_losses = 0
-        self._retired_keyframes = self._retired_losses = 0
-        self.scale_source = ''
-        self.odometry_disagreements = self._retired_disagreements = 0
-        self.last_error = ''
-        self.last_status = ''
-        self.is_metric: Optional[bool] = None
-        self.residual = float('nan')
-        self.dynamic_fraction = float('nan')
-        self.timings = StageTimings()
-        self.publish_ms = 0.0
-        self._reported_drops = 0
-        self._reported_errors = 0
-
-    def record_error(self, message: str) -> None:
-        with self.lock:
-            self.errors += 1
-            self.last_error = message
-
-    def record_rejection(self, message: str) -> None:
-        with self.lock:
-            self.rejected += 1
-            self.last_error = message
-
-    def engine_stats(self, stats: EngineStats, retire: bool = False) -> None:
-        """Take the current engine's counters (``retire``: the engine is being replaced)."""
-        with self.lock:
-            self.engine_dropped = self._retired_dropped + int(stats.frames_dropped)
-            self.engine_resets = self._retired_resets + int(stats.resets)
-            self.engine_keyframes = self._retired_keyframes + int(stats.keyframes_added)
-            self.engine_losses = self._retired_losses + int(stats.tracking_losses)
-            self.odometry_disagreements = (self._retired_disagreements +
-                                           int(stats.odometry_disagreements))
-            if stats.frames_out:
-                self.scale_source = stats.scale_source
-            if stats.last_status:
-                self.last_status = stats.last_status
-            self.timings = stats.timings
-            if retire:
-                self._retired_dropped, self._retired_resets = (self.engine_dropped,
-                                                               self.engine_resets)
-                self._retired_keyframes, self._retired_losses = (self.engine_keyframes,
-                                                                 self.engine_losses)
-                self._retired_disagreements = self.odometry_disagreements
-
-    def health(self, queue: FrameQueue) -> PipelineHealth:
-        """A snapshot; 'recent' fields cover the time since the previous snapshot."""
-        with self.lock:
-            dropped = queue.dropped + self.engine_dropped
-            recent_drops = dropped - self._reported_drops
-            recent_error = self.errors + self.rejected > self._reported_errors
-            self._reported_drops = dropped
-            self._reported_errors = self.errors + self.rejected
-            return PipelineHealth(
-                queue_depth=len(queue), queue_capacity=queue.capacity,
-                frames_received=self.received, frames_published=self.published,
-                frames_dropped=dropped, frames_rejected=self.rejected,
-                engine_errors=self.errors, engine_resets=self.resets + self.engine_resets,
-                keyframes_added=self.engine_keyframes, tracking_losses=self.engine_losses,
-                recent_drops=recent_drops, recent_error=recent_error, is_metric=self.is_metric,
-                residual=self.residual, dynamic_fraction=self.dynamic_fraction,
-                timings=self.timings, publish_ms=self.publish_ms,
-                last_error=self.last_error, status=self.last_status,
-                scale_source=self.scale_source,
-                odometry_disagreements=self.odometry_disagreements)
 
 
 def free_accelerator_memory() -> None:
@@ -248,12 +126,12 @@ class InferenceWorker:
     def process(self, frame: Frame) -> List[FrameResult]:
         """Push one frame and publish what comes out; never raises."""
         try:
-            dropped_before = self._counters.engine_dropped
+            dropped_before = self._counters.engine.dropped
             if self.attach is not None:
                 frame = self.attach(frame)
             results = self._engine.push(frame)
             self._take_stats()
-            if self._counters.engine_dropped > dropped_before:  # the engine's frame policy
+            if self._counters.engine.dropped > dropped_before:  # the engine's frame policy
                 self._logger.warning(self._counters.last_status or 'frame dropped by the engine',
                                      throttle_duration_sec=5.0)
             for result in results:
