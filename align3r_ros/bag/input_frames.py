@@ -72,6 +72,17 @@ class InputPlan:
         return len(self.image_stamps_ns)
 
 
+def add_camera_info(msg: Any, cameras: List[Tuple[int, CameraModel]],
+                    warnings: List[str]) -> None:
+    """One sensor_msgs/CameraInfo of a bag scan: its (header stamp ns, camera model) appended
+    to ``cameras``, or, when it cannot be used (a zero focal length, a bad size, ...), the
+    line ``CameraInfo ignored: <why>`` appended to ``warnings`` instead."""
+    try:
+        cameras.append((header_stamp_ns(msg.header), camera_info_to_camera(msg)))
+    except ConversionError as exc:
+        warnings.append(f'CameraInfo ignored: {exc}')
+
+
 class _DepthTopic:
     """One depth Image topic read beside the images (prior and/or ground truth), by stamp.
 
@@ -162,11 +173,7 @@ class BagFrameSource:
             if item.topic == t.image:
                 plan.image_stamps_ns.append(header_stamp_ns(item.msg.header))
             elif item.topic == t.camera_info:
-                try:
-                    plan.cameras.append((header_stamp_ns(item.msg.header),
-                                         camera_info_to_camera(item.msg)))
-                except ConversionError as exc:
-                    plan.warnings.append(f'CameraInfo ignored: {exc}')
+                add_camera_info(item.msg, plan.cameras, plan.warnings)
             elif item.topic in self._depth:
                 self._depth[item.topic].stamps_ns.append(header_stamp_ns(item.msg.header))
             else:

@@ -24,14 +24,13 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from align3r_ros.bag.reader import TF_TYPE, BagReader
+from align3r_ros.bag.tf_tree import MissingTransformError, TfTree, frame_name, is_static_topic
 from align3r_ros.errors import BagError, ConversionError
 from align3r_ros.streams.association import interpolate_poses
-from align3r_ros.geometry.se3 import invert_transform
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.transforms import pose_to_matrix, transform_to_matrix
 
 ODOMETRY_TYPES = ('nav_msgs/msg/Odometry', 'geometry_msgs/msg/PoseStamped')
-TF_STATIC = '/tf_static'
 #: largest spacing of two odometry poses bridged by interpolation, ns.
 MAX_GAP_NS = 500_000_000
 
@@ -85,44 +84,6 @@ class BagOdometry:
         return T[0] @ self.T_child_cam
 
 
-def _clean(frame_id: str) -> str:
-    return str(frame_id).lstrip('/')
-
-
-def static_transforms(reader: BagReader) -> Dict[str, Tuple[str, np.ndarray]]:
-    """child -> (parent, T_parent_child) of every /tf_static transform of the bag."""
-    edges: Dict[str, Tuple[str, np.ndarray]] = {}
-    if not any(t.name == TF_STATIC for t in reader.topics):
-        return edges
-    for item in reader.messages([TF_STATIC]):
-        for t in getattr(item.msg, 'transforms', ()):
-            edges[_clean(t.child_frame_id)] = (_clean(t.header.frame_id),
-                                               transform_to_matrix(t.transform))
-    return edges
-
-
-def _to_root(edges: Dict[str, Tuple[str, np.ndarray]], frame: str) -> Dict[str, np.ndarray]:
-    """ancestor -> T_ancestor_frame along ``frame``'s static chain (``frame`` itself included)."""
-    chain = {frame: np.eye(4)}
-    T, current = np.eye(4), frame
-    while current in edges and len(chain) <= len(edges):
-        parent, T_parent_current = edges[current]
-        T = T_parent_current @ T
-        current = parent
-        chain.setdefault(current, T)
-    return chain
-
-
-def static_chain(edges: Dict[str, Tuple[str, np.ndarray]], parent: str,
-                 child: str) -> Optional[np.ndarray]:
-    """T_parent_child through the static tree (both frames under one ancestor), or None."""
-    up_parent, up_child = _to_root(edges, parent), _to_root(edges, child)
-    for ancestor, T_anc_child in up_child.items():
-        if ancestor in up_parent:
-            return invert_transform(up_parent[ancestor]) @ T_anc_child
-    return None
-
-
 def _read_poses(reader: BagReader, spec: OdometrySpec) -> Tuple[Dict[int, np.ndarray], str]:
     """stamp -> T_odom_child and the child frame ('' = the image frame: PoseStamped)."""
     poses: Dict[int, np.ndarray] = {}
@@ -136,17 +97,18 @@ def _read_poses(reader: BagReader, spec: OdometrySpec) -> Tuple[Dict[int, np.nda
             msg = item.msg
             pose = msg.pose.pose if hasattr(msg, 'child_frame_id') else msg.pose
             if hasattr(msg, 'child_frame_id'):
-                child = _clean(msg.child_frame_id)
+                child = frame_name(msg.child_frame_id)
             try:
                 poses[header_stamp_ns(msg.header)] = pose_to_matrix(pose)
             except ConversionError:
                 continue  # a zero quaternion: that pose is left out
         return poses, child
-    parent, child = _clean(spec.parent_frame), _clean(spec.tf_frame or '')
-    tf_topics = [t.name for t in reader.topics if t.msgtype == TF_TYPE and t.name != TF_STATIC]
+    parent, child = frame_name(spec.parent_frame), frame_name(spec.tf_frame or '')
+    tf_topics = [t.name for t in reader.topics
+                 if t.msgtype == TF_TYPE and not is_static_topic(t.name)]
     for item in reader.messages(tf_topics):
         for t in getattr(item.msg, 'transforms', ()):
-            if _clean(t.child_frame_id) == child and _clean(t.header.frame_id) == parent:
+            if frame_name(t.child_frame_id) == child and frame_name(t.header.frame_id) == parent:
                 try:
                     poses[header_stamp_ns(t.header)] = transform_to_matrix(t.transform)
                 except ConversionError:
@@ -166,14 +128,16 @@ def load_bag_odometry(reader: BagReader, spec: OdometrySpec, image_frame: str,
     poses, child = _read_poses(reader, spec)
     if not poses:
         raise BagError(f'no odometry on {spec.describe()} in {reader.path}')
-    image_frame = _clean(image_frame)
+    image_frame = frame_name(image_frame)
     if not child or child == image_frame:
         T_child_cam = np.eye(4)
     else:
-        T_child_cam = static_chain(static_transforms(reader), child, image_frame)
-        if T_child_cam is None:
-            raise BagError(f'odometry on {spec.describe()} is of {child}, but /tf_static has no '
-                           f'transform {child} -> {image_frame} (the camera mounting)')
+        static = TfTree.from_bag(reader, MAX_GAP_NS, dynamic=False)
+        try:
+            T_child_cam = static.static_transform(child, image_frame)
+        except MissingTransformError as exc:
+            raise BagError(f'odometry on {spec.describe()} is of {child}, but {exc} (the camera '
+                           'mounting)') from None
     stamps = np.array(sorted(poses), dtype=np.int64)
     odometry = BagOdometry(stamps, np.stack([poses[int(s)] for s in stamps]), T_child_cam, spec)
     _, found = interpolate_poses(image_stamps_ns, stamps, odometry.T_odom_child, MAX_GAP_NS)
@@ -187,7 +151,7 @@ def load_bag_odometry(reader: BagReader, spec: OdometrySpec, image_frame: str,
 def first_frame_id(reader: BagReader, topic: str) -> str:
     """The header frame id of the first message of ``topic`` ('' when there is none)."""
     for item in reader.messages([topic]):
-        return _clean(item.msg.header.frame_id)
+        return frame_name(item.msg.header.frame_id)
     return ''
 
 

@@ -19,15 +19,16 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
-from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS
+from align3r_ros.bag.input_frames import DEPTH_MAX_DIFFERENCE_NS, add_camera_info
 from align3r_ros.bag.reader import (CAMERA_INFO_TYPE, IMAGE_TYPE, POSE_TYPES, TF_TYPE, BagReader,
                                     TopicSummary, describe_topics)
 from align3r_ros.errors import BagError, ConversionError
+from align3r_ros.bag.tf_tree import TfTree, frame_name, is_static_topic
 from align3r_ros.streams.association import NO_MATCH, associate_nearest
 from align3r_ros.mapping.frames import MapFrame
-from align3r_ros.mapping.poses import TfTree, TopicPoses
+from align3r_ros.mapping.poses import POSE_MAX_GAP_NS, TopicPoses
 from align3r_ros.messages import image as image_conv
-from align3r_ros.messages.camera_info import CameraModel, camera_info_to_camera
+from align3r_ros.messages.camera_info import CameraModel
 from align3r_ros.messages.header import header_stamp_ns
 from align3r_ros.messages.output_topics import OUTPUT_TOPICS
 
@@ -154,23 +155,19 @@ class OutputBagSource:
         source = self._pose_source()
         result.pose_source = source
         tf_topics = [s.name for s in self.reader.topics if s.msgtype == TF_TYPE]
-        topic_poses, tree = TopicPoses(), TfTree()
+        topic_poses, tree = TopicPoses(), TfTree(POSE_MAX_GAP_NS)
         names = [t.depth, t.camera_info] + ([t.mask] if self._has_mask else []) + \
             (tf_topics if source == TF_SOURCE else [source])
         for item in self.reader.messages(names):
             if item.topic == t.depth:
                 result.depth_stamps_ns.append(header_stamp_ns(item.msg.header))
-                result.depth_frames.append(str(item.msg.header.frame_id).lstrip('/'))
+                result.depth_frames.append(frame_name(item.msg.header.frame_id))
             elif item.topic == t.camera_info:
-                try:
-                    result.cameras.append((header_stamp_ns(item.msg.header),
-                                           camera_info_to_camera(item.msg)))
-                except ConversionError as exc:
-                    result.warnings.append(f'CameraInfo ignored: {exc}')
+                add_camera_info(item.msg, result.cameras, result.warnings)
             elif item.topic == t.mask:
                 result.mask_stamps_ns.append(header_stamp_ns(item.msg.header))
             elif source == TF_SOURCE:
-                tree.add(item.msg, static=item.topic.endswith('tf_static'))
+                tree.add(item.msg, static=is_static_topic(item.topic))
             else:
                 topic_poses.add(item.msg)
         if not result.cameras:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from align3r_ros.bag.odometry import OdometrySpec, load_bag_odometry, static_chain
+from align3r_ros.bag.odometry import OdometrySpec, load_bag_odometry
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.bag.writer import AtomicBagWriter, Durability
 from align3r_ros.config_io import load_config
@@ -101,16 +101,6 @@ def test_odometry_of_the_camera_itself_needs_no_mounting(tmp_path):
     with BagReader(bag) as reader:  # PoseStamped: the pose of the image frame
         odom = load_bag_odometry(reader, OdometrySpec(topic='/pose'), 'cam_optical', IMAGES)
     np.testing.assert_allclose(odom.at(IMAGES[2]), T_odom_base(IMAGES[2]), atol=1e-9)
-
-
-def test_static_chain_walks_both_ways():
-    edges = {'mount': ('base_link', T_BASE_MOUNT), 'cam_optical': ('mount', T_MOUNT_CAM),
-             'imu': ('base_link', np.eye(4))}
-    np.testing.assert_allclose(static_chain(edges, 'base_link', 'cam_optical'), T_BASE_CAM)
-    np.testing.assert_allclose(static_chain(edges, 'cam_optical', 'base_link'),
-                               np.linalg.inv(T_BASE_CAM), atol=1e-12)
-    np.testing.assert_allclose(static_chain(edges, 'imu', 'cam_optical'), T_BASE_CAM)
-    assert static_chain(edges, 'base_link', 'elsewhere') is None
 
 
 class _Recorder:

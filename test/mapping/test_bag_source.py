@@ -10,9 +10,6 @@ import pytest
 from align3r_ros.bag.reader import BagReader
 from align3r_ros.errors import BagError
 from align3r_ros.mapping.bag_source import TF_SOURCE, MapTopics, OutputBagSource
-from align3r_ros.mapping.poses import TfTree
-from align3r_ros.messages import MessageTypes
-from align3r_ros.messages.transforms import matrix_to_transform_stamped
 from mapping.map_bags import NAMES, PARTS, WORLD, synthetic_map_frames, write_output_bag
 
 
@@ -85,34 +82,3 @@ def test_odometry_of_another_frame_is_refused_unless_tf_gives_the_camera(frames,
     bag = write_output_bag(tmp_path / 'bag2', frames, odometry_child='base_link')
     read, _ = _read(bag, MapTopics(pose=TF_SOURCE))
     np.testing.assert_allclose(read[2].T_world_cam, frames[2].T_world_cam, atol=1e-9)
-
-
-def test_the_tf_tree_chains_links_and_interpolates_between_stamps():
-    """REP 105 as the node publishes it: world -> odom (dynamic), odom -> base (dynamic),
-    base -> camera (static)."""
-    from align3r_ros.geometry.se3 import make_transform
-    from scipy.spatial.transform import Rotation
-
-    types = MessageTypes.from_rosbags()
-
-    def pose(angle, t):
-        return make_transform(Rotation.from_euler('z', angle).as_matrix(), t)
-
-    def message(T, stamp, parent, child):
-        return types.TFMessage(transforms=[matrix_to_transform_stamped(T, stamp, parent, child,
-                                                                       types)])
-
-    tree = TfTree()
-    world_odom = pose(0.1, [1.0, 0.0, 0.0])
-    base_cam = pose(-0.5, [0.2, 0.0, 0.3])
-    tree.add(message(base_cam, 0, 'base', 'camera'), static=True)
-    for stamp, x in ((1_000, 0.0), (2_000, 2.0)):
-        tree.add(message(world_odom, stamp, 'world', 'odom'), static=False)
-        tree.add(message(pose(0.0, [x, 0.0, 0.0]), stamp, 'odom', 'base'), static=False)
-    poses, found = tree.lookup('/camera', np.array([1_500, 9_000_000_000]))
-    assert tree.world_frame == 'world' and found.tolist() == [True, False]
-    np.testing.assert_allclose(poses[0], world_odom @ pose(0.0, [1.0, 0.0, 0.0]) @ base_cam,
-                               atol=1e-12)
-    assert np.isnan(poses[1]).all()
-    _, found = tree.lookup('elsewhere', np.array([1_500]))
-    assert not found.any()
