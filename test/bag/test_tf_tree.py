@@ -44,11 +44,13 @@ def static_tree() -> TfTree:
 
 def test_a_chain_of_static_and_interpolated_links_is_looked_up_at_stamps():
     """REP 105 as the node publishes it: world -> odom and odom -> base on /tf (two samples
-    each, 1 us apart), base -> camera on /tf_static."""
+    each, 1 us apart), base -> camera on /tf_static. A stray /tf_static odom -> base is
+    overruled by the link's /tf samples (in lookups; it is no static link either)."""
     tree = TfTree(GAP_NS)
     world_odom = pose(0.1, [1.0, 0.0, 0.0])
     base_cam = pose(-0.5, [0.2, 0.0, 0.3])
     tree.add(message(base_cam, 0, 'base', 'camera'), static=True)
+    tree.add(message(pose(1.0, [5.0, 5.0, 5.0]), 0, 'odom', 'base'), static=True)
     for stamp, x, angle in ((1_000, 0.0, 0.0), (2_000, 2.0, 0.4)):
         tree.add(message(world_odom, stamp, 'world', 'odom'), static=False)
         tree.add(message(pose(angle, [x, 0.0, 0.0]), stamp, 'odom', 'base'), static=False)
@@ -61,6 +63,8 @@ def test_a_chain_of_static_and_interpolated_links_is_looked_up_at_stamps():
     np.testing.assert_allclose(poses[1], world_odom @ pose(0.4, [2.0, 0.0, 0.0]) @ base_cam,
                                atol=1e-12)
     assert np.isnan(poses[2]).all()   # beyond the samples: not found, NaN
+    with pytest.raises(MissingTransformError, match='no transform odom -> camera'):
+        tree.static_transform('odom', 'camera')
     poses, found = tree.lookup('elsewhere', np.array([1_500]))
     assert not found.any() and np.isnan(poses).all() and tree.world_frame == 'elsewhere'
 
