@@ -9,7 +9,8 @@ Sources (``align3r-replay``):
 * ``--odometry-tf-frame CHILD [--odometry-parent-frame P]``: the bag's /tf transforms P -> CHILD.
 
 The odometry's child frame is mounted on the image frame through the bag's /tf_static (any chain
-of static transforms); when the child is the image frame itself none is needed. A needed mounting
+of static transforms: :meth:`~align3r_ros.bag.tf_tree.TfTree.static_transform`); when the child
+is the image frame itself none is needed. A needed mounting
 that /tf_static lacks, a topic that is missing or of another type, or odometry that never
 reaches the images, is a one-line :class:`BagError` before any frame is aligned. Poses are
 interpolated to the image stamps (translation linearly, rotation by slerp, gaps up to
