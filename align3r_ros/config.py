@@ -316,8 +316,11 @@ class ScaleConfig:
                                   'scale (exponential smoothing)', low=0.0, high=1.0)
     min_pixels: int = param(200, 'Confident static pixels needed for a scale estimate', low=1)
     odometry_min_baseline: float = param(
-        0.1, 'Odometry baseline a keyframe pair needs before it enters the metric scale from '
-             'odometry', unit='m', low=0.0)
+        0.1, 'Odometry path extent (largest distance between two fitted frames) the metric '
+             'scale from odometry needs', unit='m', low=0.0)
+    odometry_window: int = param(
+        120, 'Latest frames with odometry in the metric scale fit (the fit is its smoothing)',
+        low=2)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from align3r_ros.benchmarks.align_cases import isolated, oracle_config
-from align3r_ros.benchmarks.odometry_sim import OdometryNoise, simulate_odometry
+from align3r_ros.benchmarks.odometry_sim import (NOISE_MODELS, OdometryNoise,
+                                                 simulate_odometry, walk_scale_bound)
 from align3r_ros.benchmarks.report import emit_report
 from align3r_ros.benchmarks.stream_cases import SEVEN_SCENES, drive, ping_pong
 from align3r_ros.geometry.sim3 import umeyama_alignment
@@ -72,14 +73,20 @@ def depth_scale_error(depth: np.ndarray, gt_depth: np.ndarray) -> Optional[float
         return float(abs(np.median(depth[ok] / gt_depth[ok]) - 1.0))
 
 
+def travelled(T_world_cam: np.ndarray) -> np.ndarray:
+    """(N,) camera path length up to each frame of (N, 4, 4) poses, metres."""
+    steps = np.linalg.norm(np.diff(T_world_cam[:, :3, 3], axis=0), axis=1)
+    return np.concatenate([[0.0], np.cumsum(steps)])
+
+
 def run_metrics(results: Sequence, frames: Sequence, odometry: Optional[np.ndarray],
                 slip: Optional[range]) -> Dict:
     """The accuracy figures of one run (``results`` in frame order, one per frame)."""
     gt = np.stack([f.gt_T_world_cam[:3, 3] for f in frames])
     est = np.stack([r.T_world_cam[:3, 3] for r in results])
-    travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(gt, axis=0), axis=1))])
     metric = np.array([bool(r.is_metric) for r in results])
-    out: Dict = {'frames': len(results), 'trajectory_length_m': float(travelled[-1]),
+    distance = travelled(np.stack([f.gt_T_world_cam for f in frames]))
+    out: Dict = {'frames': len(results), 'trajectory_length_m': float(distance[-1]),
                  'metric_frames': int(metric.sum()),
                  'first_metric_frame': int(np.argmax(metric)) if metric.any() else None,
                  'ate_sim3_m': sim3_ate(est[metric], gt[metric]) if metric.any() else
@@ -88,7 +95,7 @@ def run_metrics(results: Sequence, frames: Sequence, odometry: Optional[np.ndarr
                  'finite': bool(all(np.isfinite(r.T_world_cam).all() for r in results))}
     errors = [depth_scale_error(r.depth, f.gt_depth) if r.is_metric else None
               for r, f in zip(results, frames)]
-    late = [e for e, d in zip(errors, travelled) if d >= SCALE_AFTER_M and e is not None]
+    late = [e for e, d in zip(errors, distance) if d >= SCALE_AFTER_M and e is not None]
     out['scale_error_after_0_3m'] = {'max': max(late) if late else None,
                                      'median': float(np.median(late)) if late else None,
                                      'frames': len(late)}
@@ -115,7 +122,8 @@ def window_ate(results: Sequence, frames: Sequence, window: Sequence[int]) -> Op
 
 
 def odometry_case(case: str, frames: int, long_side: int, slip_start: int, device: str,
-                  cpu_threads: int, data: str = str(SEVEN_SCENES), seed: int = 0) -> Dict:
+                  cpu_threads: int, data: str = str(SEVEN_SCENES), seed: int = 0,
+                  noise_model: str = 'jitter') -> Dict:
     """One run (``case`` in :data:`CASES`); returns its JSON-ready dict."""
     from align3r_ros.engine.engine import Engine
     from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
@@ -128,7 +136,7 @@ def odometry_case(case: str, frames: int, long_side: int, slip_start: int, devic
     odometry = None
     if case != 'vision':
         odometry = simulate_odometry(gt, OdometryNoise(
-            slip=(slip.start, slip.stop) if slip else None, seed=seed))
+            slip=(slip.start, slip.stop) if slip else None, seed=seed, noise_model=noise_model))
         stream = [dataclasses.replace(f, T_odom_cam=T) for f, T in zip(stream, odometry)]
     config = oracle_config(long_side, stream={'mode': 'live'}, output={'resolution': 'input'},
                            camera={'intrinsics': 'known'},
@@ -137,6 +145,9 @@ def odometry_case(case: str, frames: int, long_side: int, slip_start: int, devic
     results = sorted(run['_results'], key=lambda r: r.stamp_ns)
     out = {'case': case, 'long_side': long_side, 'push_seconds': run['push_seconds'],
            **run_metrics(results, stream, odometry, slip)}
+    if case != 'vision' and noise_model == 'walk':
+        bound = walk_scale_bound(gt, OdometryNoise().translation_noise_m)
+        out['walk_scale_bound_at_0_3m'] = float(bound[np.argmax(travelled(gt) >= SCALE_AFTER_M)])
     windows = {'after_slip': list(range(slip_start + SLIP_FRAMES,
                                         min(slip_start + SLIP_FRAMES + AFTER_SLIP_FRAMES,
                                             len(results))))}
@@ -186,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     parser.add_argument('--device', default='cpu', help='runtime.device: cpu, cuda or auto')
     parser.add_argument('--seed', type=int, default=0, help='odometry noise seed')
+    parser.add_argument('--noise-model', default='jitter', choices=NOISE_MODELS,
+                        help='per-frame noise: jitter (each pose, the benchmark) or walk '
+                        '(each increment, integrated: a stress case)')
     parser.add_argument('--data', default=str(SEVEN_SCENES), help='7-Scenes sequence folder')
     parser.add_argument('--out', help='also write the JSON here')
     return parser
@@ -199,12 +213,14 @@ def run(args: argparse.Namespace) -> Dict:
     results = {case: isolated(odometry_case, args.threads, case=case, frames=args.frames,
                               long_side=args.long_side, slip_start=args.slip_start,
                               device=args.device, cpu_threads=args.threads, data=args.data,
-                              seed=args.seed)
+                              seed=args.seed, noise_model=args.noise_model)
                for case in cases}
     return {'benchmark': 'odometry', 'machine': {'python': platform.python_version(),
                                                   'processor': platform.machine()},
             'torch_threads': args.threads, 'data': '7scenes_redkitchen (shared)',
-            'noise': dataclasses.asdict(OdometryNoise()), 'runs': results,
+            'noise': dataclasses.asdict(OdometryNoise(seed=args.seed,
+                                                      noise_model=args.noise_model)),
+            'runs': results,
             'targets': targets(results)}
 
 

@@ -1,5 +1,5 @@
-"""The odometry maths on known transforms: scale from keyframe baselines (outliers, the baseline
-floor), the motion prior's blend, the disagreement test, the window prior, input checks."""
+"""The odometry maths on known transforms: the scale fit over frames (outliers, the extent
+floor, the window, the benchmark's noise), the motion prior's blend, the disagreement test, the window prior, input checks."""
 
 from __future__ import annotations
 
@@ -25,28 +25,88 @@ CONFIG = load_config({'input': {'odometry_weight': 1.0, 'odometry_disagreement':
                                 'odometry_disagreement_deg': 5.0}})
 
 
-def test_scale_from_baselines_with_an_outlier_and_the_baseline_floor():
+def test_scale_fit_with_an_outlier_and_the_extent_floor():
     rng = np.random.default_rng(0)
     true = 2.5  # metres per unit
-    scale = OdometryScale(min_baseline=0.1, smoothing=1.0)
-    assert scale.add_keyframe(0, pose([0, 0, 0]), pose([0, 0, 0])) is None
+    scale = OdometryScale(min_baseline=0.1, window=120)
+    assert scale.add(0, pose([0, 0, 0]), pose([0, 0, 0])) is None
     # 0.05 m of odometry: below the floor, no estimate yet
-    assert scale.add_keyframe(1, pose([0.02, 0, 0]), pose([0.05, 0, 0])) is None
+    assert scale.add(1, pose([0.02, 0, 0]), pose([0.05, 0, 0])) is None
     for k in range(2, 10):
         odo = np.array([0.1 * k, 0.02 * k, 0.0]) + rng.normal(0, 1e-3, 3)
-        scale.add_keyframe(k, pose(odo / true), pose(odo))
-    scale.add_keyframe(10, pose([5.0, 0, 0]), pose([1.0, 0, 0]))  # a wild outlier
+        scale.add(k, pose(odo / true), pose(odo))
+    scale.add(10, pose([5.0, 0, 0]), pose([1.0, 0, 0]))  # a wild outlier
     assert scale.scale == pytest.approx(true, rel=0.02)
-    assert scale.add_keyframe(11, pose([9, 9, 9]), None) == scale.scale  # no odometry: kept
+    assert scale.add(11, pose([9, 9, 9]), None) == scale.scale  # no odometry: kept
+    assert scale.add(12, np.full((4, 4), np.nan), pose([2.0, 0, 0])) == scale.scale
+    scale.forget_frames()  # the scale stays until the next estimate
+    assert scale.scale == pytest.approx(true, rel=0.02) and scale.estimate() is None
 
 
-def test_refined_poses_move_the_anchors():
-    scale = OdometryScale(min_baseline=0.1, smoothing=1.0)
-    scale.add_keyframe(0, pose([0, 0, 0]), pose([0, 0, 0]))
-    scale.add_keyframe(1, pose([1.0, 0, 0]), pose([0.5, 0, 0]))
+def test_the_fit_is_rotation_and_offset_free():
+    """The world's axes and origin need not be the odometry's (clip and offline worlds)."""
+    R = Rotation.from_rotvec([0.3, -1.0, 0.4]).as_matrix()
+    scale = OdometryScale(min_baseline=0.1, window=120)
+    for k in range(6):
+        odo = np.array([0.05 * k, 0.01 * k * k, 0.0])
+        scale.add(k, pose(R @ odo / 0.8 + [3.0, -1.0, 2.0]), pose(odo))
+    assert scale.scale == pytest.approx(0.8, rel=1e-9)
+
+
+def test_refined_poses_move_the_frames():
+    scale = OdometryScale(min_baseline=0.1, window=120)
+    scale.add(0, pose([0, 0, 0]), pose([0, 0, 0]))
+    scale.add(1, pose([1.0, 0, 0]), pose([0.5, 0, 0]))
     assert scale.scale == pytest.approx(0.5)
     scale.move(1, pose([0.25, 0, 0]))
     assert scale.estimate() == pytest.approx(2.0)
+    scale.add(1, pose([0.5, 0, 0]), pose([0.5, 0, 0]))  # the same stamp again: replaced
+    assert scale.scale == pytest.approx(1.0)
+
+
+def test_the_window_follows_a_change_of_the_vision_units():
+    """Older frames leave: once ``window`` frames at new units (vision's scale drifting)
+    have entered, the fit holds the new scale exactly."""
+    scale = OdometryScale(min_baseline=0.1, window=30)
+    for k in range(100):
+        odo = [0.02 * k, 0.0, 0.001 * k]
+        units = 2.0 if k < 50 else 2.5
+        scale.add(k, pose(np.array(odo) / units), pose(odo))
+        if k == 49:
+            assert scale.scale == pytest.approx(2.0, rel=1e-9)
+    assert scale.scale == pytest.approx(2.5, rel=1e-9)
+
+
+def test_scale_within_3_percent_after_0_3_m_on_the_benchmark_noise(shared):
+    """The benchmark's odometry (1 % scale error, 5 mm / 0.2 deg jitter per frame, yaw drift)
+    on the shared 7-Scenes path walked forward and back, vision = the truth / 2 with 2 mm of
+    noise per frame (the oracle's tracked poses are about that good: 6.6 mm ATE), every frame
+    fitted: after 0.3 m of path every frame's scale is within 3 % of the truth on at least
+    19 of 20 noise draws (measured: 20 of 20, the worst 2.9 %), the median draw's worst
+    within 2 % (measured 1.7 %). The keyframe-pair ratios smoothed by ``scale.smoothing``
+    that this fit replaced missed 3 % on 9 of 20 draws (worst 12.7 %)."""
+    from align3r_ros.benchmarks.odometry import travelled
+    from align3r_ros.benchmarks.odometry_sim import OdometryNoise, simulate_odometry
+    from align3r_ros.benchmarks.stream_cases import ping_pong
+    from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
+
+    seq = load_sequence(DatasetKind.SEVEN_SCENES, shared / 'data' / '7scenes_redkitchen')
+    gt = np.stack([f.gt_T_world_cam for f in ping_pong(seq.frames, 64, 1)])
+    late = travelled(gt) >= 0.3
+    worst = []
+    for seed in range(20):
+        odometry = simulate_odometry(gt, OdometryNoise(seed=seed))
+        rng = np.random.default_rng(100 + seed)
+        vision = gt.copy()
+        vision[:, :3, 3] = (gt[:, :3, 3] + rng.normal(0, 0.002, (64, 3))) / 2.0
+        scale = OdometryScale(min_baseline=0.1, window=120)
+        errors = []
+        for k in range(64):
+            metres_per_unit = scale.add(k, vision[k], odometry[k])
+            if late[k]:
+                errors.append(abs(metres_per_unit / 2.0 - 1.0))
+        worst.append(max(errors))
+    assert sum(w > 0.03 for w in worst) <= 1 and np.median(worst) <= 0.02
 
 
 def test_blend_is_a_weighted_mean_of_translation_and_rotation():

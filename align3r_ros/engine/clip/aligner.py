@@ -76,7 +76,7 @@ class ClipAligner:
         self.odometry_disagreements = 0
         #: metric scale from the robot's odometry (before a metric prior), see steps/odometry
         self.odometry = OdometryScale(config.scale.odometry_min_baseline,
-                                      config.scale.smoothing)
+                                      config.scale.odometry_window)
         self._scale_source = ''
 
     def keyframe_poses(self) -> List[KeyframePose]:
@@ -164,9 +164,8 @@ class ClipAligner:
         return results
 
     def _metric_scale(self, clip: List[PreparedFrame], out: StageOutput) -> Optional[float]:
-        """Odometry first (once a clip spans its baselines), then a metric prior. The odometry
-        estimate uses pairs within the clip (one solve, one scale), smoothed over clips."""
-        self.odometry.forget_anchors()
+        """Odometry first (once the fitted frames span its baseline), then a metric prior. The
+        odometry fit takes each clip's frames at their solved poses; its window spans clips."""
         odometry = self.odometry.add_frames([p.stamp_ns for p in clip], out.T_world_cam,
                                             [p.T_odom_cam for p in clip]) if out.ok else \
             self.odometry.scale

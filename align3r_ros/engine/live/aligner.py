@@ -286,8 +286,9 @@ class LiveAligner:
                 self.window.metric_support, self.config.scale.min_pixels))
             if prepared.T_odom_cam is not None and \
                     MetricScaleMode(self.config.scale.metric) != MetricScaleMode.OFF:
-                status = _join(status, 'metric scale from odometry: waiting for keyframes '
-                                       f'{self.config.scale.odometry_min_baseline:g} m apart')
+                status = _join(status, 'metric scale from odometry: waiting for '
+                                       f'{self.config.scale.odometry_min_baseline:g} m of '
+                                       'odometry motion')
         return frame_result(prepared, self.odometry.to_output(T, scale), depth, self.window.K,
                             frame.confidence.cpu().numpy(), frame.dynamic.cpu().numpy(),
                             self.config, scale, residual, status, scale_source=source)

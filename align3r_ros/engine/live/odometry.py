@@ -4,11 +4,12 @@
   odometry: rotation ``R_odom_cam`` inside, and outputs offset by the frame's odometry position
   once metric, so results and the robot's TF agree from the first frame (``rep105``'s
   ``world -> odom`` stays near identity until drift appears).
-* Scale: every keyframe with odometry enters :class:`~align3r_ros.engine.steps.odometry.
-  OdometryScale` (refined poses move its anchors); once it holds it takes precedence over a
-  metric prior (``scale_source`` 'odometry'). A disagreement drops the remembered keyframes
-  (pairs across a slip would carry it into the scale); the tracked scale stays. A slip before
-  the scale holds cannot be told from motion and enters the scale.
+* Scale: every frame with odometry enters :class:`~align3r_ros.engine.steps.odometry.
+  OdometryScale` at its final pose (refined keyframe poses move their points); once it holds
+  it takes precedence over a metric prior (``scale_source`` 'odometry'). A disagreement drops
+  the remembered frames (a slip's frozen positions would pull the fit); the scale stays. A
+  slip before the scale holds cannot be told from motion; its frames enter the fit, whose
+  robust weights discount them as far as the frames around them outnumber them.
 * Drift: a tracked frame's pose gets the odometry motion from the frame
   :data:`MOTION_SPAN` frames before it as a weighted prior (a short span: odometry noise and
   drift accumulate with the frames in between, a slip over it still shows), the refined window
@@ -51,7 +52,8 @@ class LiveOdometry:
 
     def __init__(self, config: Align3rConfig) -> None:
         self.config = config
-        self.scale = OdometryScale(config.scale.odometry_min_baseline, config.scale.smoothing)
+        self.scale = OdometryScale(config.scale.odometry_min_baseline,
+                                   config.scale.odometry_window)
         self.disagreements = 0
         #: (3,) odometry position of the world's first frame (metres), None: no odometry there
         self._origin: Optional[np.ndarray] = None
@@ -75,8 +77,8 @@ class LiveOdometry:
         self._recent.clear()
 
     def new_map(self) -> None:
-        """A lost map: its keyframes leave (the scale, at continuous units, stays)."""
-        self.scale.forget_anchors()
+        """A lost map: its frames leave the scale fit (the scale, at continuous units, stays)."""
+        self.scale.forget_frames()
         self._recent.clear()
 
     def start_pose(self, prepared: PreparedFrame, last_T_world_cam: np.ndarray) -> np.ndarray:
@@ -95,24 +97,28 @@ class LiveOdometry:
         T = keyframe.T_world_cam.double().cpu().numpy()
         self._remember(keyframe.prepared, T)
         self._keyframe_number[int(keyframe.prepared.stamp_ns)] = self._frames
-        self.scale.add_keyframe(keyframe.prepared.stamp_ns, T, keyframe.prepared.T_odom_cam)
+        self.scale.add(keyframe.prepared.stamp_ns, T, keyframe.prepared.T_odom_cam)
 
     def prior(self, prepared: PreparedFrame,
               T_world_cam: torch.Tensor) -> Tuple[torch.Tensor, str]:
         """The tracked pose with the odometry motion from :data:`MOTION_SPAN` frames back as a
-        prior, and a status note ('' unless odometry disagreed)."""
+        prior, and a status note ('' unless odometry disagreed). The frame enters the scale
+        fit at that pose."""
         s = self.scale.scale
         T_vision = T_world_cam.double().cpu().numpy()
         if s is None or prepared.T_odom_cam is None or not self._recent or \
                 self.config.input.odometry_weight <= 0:
             self._remember(prepared, T_vision)
+            self.scale.add(prepared.stamp_ns, T_vision, prepared.T_odom_cam)
             return T_world_cam, ''
         _, T_world_ref, T_odom_ref = self._recent[0]
         fused, check = fuse_motion(T_world_ref, T_vision, T_odom_ref, prepared.T_odom_cam, s,
                                    self.config)
-        if check.disagrees:  # a slip: pairs across it would carry its error into the scale
+        if check.disagrees:  # a slip: its frozen positions would pull the scale fit
             self.disagreements += 1
-            self.scale.forget_anchors()
+            self.scale.forget_frames()
+        else:
+            self.scale.add(prepared.stamp_ns, fused, prepared.T_odom_cam)
         self._remember(prepared, fused)
         return torch.as_tensor(fused, dtype=T_world_cam.dtype,
                                device=T_world_cam.device), check.note()
@@ -131,7 +137,8 @@ class LiveOdometry:
 
     def refined(self, keyframes: Iterable[LiveKeyframe]) -> Tuple[dict, str]:
         """The refined window with the odometry prior: key -> keyframe to swap in (those that
-        moved), and a note when keyframes disagreed. Moves the scale's anchors."""
+        moved), and a note when keyframes disagreed. Moves the keyframes' points of the scale
+        fit."""
         window = list(keyframes)
         s = self.scale.scale
         T_now = [kf.T_world_cam.double().cpu().numpy() for kf in window]
@@ -145,7 +152,7 @@ class LiveOdometry:
                                                s, self.config, linked)
             self.disagreements += disagreements
             if disagreements:
-                self.scale.forget_anchors()
+                self.scale.forget_frames()
                 note = f'odometry disagrees with vision on {disagreements} keyframe(s) of ' \
                        'the window: down-weighted'
             for kf, T_old, T in zip(window, T_now, T_new):
