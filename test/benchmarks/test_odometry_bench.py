@@ -43,12 +43,21 @@ def test_noise_free_odometry_is_the_truth_and_each_error_acts_alone():
 
 def test_noise_has_the_stated_size_and_the_slip_freezes_odometry():
     gt = circle_path(400, radius=10.0)
-    noisy = simulate_odometry(gt, OdometryNoise(0.0, 0.005, 0.2, 0.0, seed=3))
-    error = relative_transform(relative_transform(gt[:-1], gt[1:]),
-                               relative_transform(noisy[:-1], noisy[1:]))
-    assert np.std(error[:, :3, 3]) == pytest.approx(0.005, rel=0.1)
-    angles = Rotation.from_matrix(error[:, :3, :3]).as_rotvec()
-    assert np.degrees(np.std(angles)) == pytest.approx(0.2, rel=0.1)
+    jitter = simulate_odometry(gt, OdometryNoise(0.0, 0.005, 0.2, 0.0, seed=3))
+    walk = simulate_odometry(gt, OdometryNoise(0.0, 0.005, 0.2, 0.0, seed=3,
+                                               noise_model='walk'))
+    # jitter: each pose is off by its own draw; walk: each increment is
+    for error in (relative_transform(gt, jitter)[1:],
+                  relative_transform(relative_transform(gt[:-1], gt[1:]),
+                                     relative_transform(walk[:-1], walk[1:]))):
+        assert np.std(error[:, :3, 3]) == pytest.approx(0.005, rel=0.1)
+        angles = Rotation.from_matrix(error[:, :3, :3]).as_rotvec()
+        assert np.degrees(np.std(angles)) == pytest.approx(0.2, rel=0.1)
+    # jitter does not accumulate, a walk does (400 steps: sqrt(400) * 5 mm per axis)
+    assert np.linalg.norm(jitter[-1, :3, 3] - gt[-1, :3, 3]) < 0.03
+    assert np.linalg.norm(walk[-1, :3, 3] - gt[-1, :3, 3]) > 0.03
+    with pytest.raises(ValueError, match='noise_model'):
+        OdometryNoise(noise_model='brownian')
     slipped = simulate_odometry(gt[:40], OdometryNoise(0.0, 0.0, 0.0, 0.0, slip=(10, 20)))
     np.testing.assert_allclose(slipped[10:20], np.broadcast_to(slipped[9], (10, 4, 4)))
     np.testing.assert_allclose(relative_transform(slipped[20], slipped[21]),

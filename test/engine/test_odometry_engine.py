@@ -125,13 +125,13 @@ def targets(shared):
 
 @pytest.mark.slow
 def test_scale_error_once_the_camera_moved_0_3_m(targets):
-    """The issue's target is <= 3 % on every frame; measured: median 1.6 %, max 3.06 % here
-    (the first frames after 0.3 m, while the smoothed scale still converges), 2.4 % / 3.75 %
-    at long side 512 (docs/performance.md). This holds the median to 3 %, the worst to 4 %."""
+    """The issue's target: <= 3 % on every frame after 0.3 m of camera path. Measured here:
+    median 1.1 %, max 2.6 % (the odometry's own 1 % scale error included); 0.7 % / 2.2 % at
+    long side 512 (docs/performance.md). With odometry ignored no frame is metric (fails)."""
     results, odometry = targets['odometry']
     errors = run_metrics(results, targets['frames'], odometry, None)['scale_error_after_0_3m']
     assert errors['frames'] >= 30
-    assert errors['median'] <= 0.03 and errors['max'] <= 0.04
+    assert errors['max'] <= 0.03
 
 
 @pytest.mark.slow
