@@ -1,5 +1,6 @@
 """The odometry maths on known transforms: the scale fit over frames (outliers, the extent
-floor, the window, the benchmark's noise), the motion prior's blend, the disagreement test, the window prior, input checks."""
+floor, the window, segments, the benchmark's noise), the motion prior's blend, the
+disagreement test, the window prior, input checks."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from align3r_ros.config_io import load_config
-from align3r_ros.engine.steps.odometry import (OdometryScale, blend_motion, check_motion,
-                                               checked_odometry, fuse_motion, fuse_window)
+from align3r_ros.engine.steps.odometry import (blend_motion, check_motion, checked_odometry,
+                                               fuse_motion, fuse_window)
+from align3r_ros.engine.steps.odometry_scale import OdometryScale
 
 
 def pose(t, rotvec_deg=(0.0, 0.0, 0.0)) -> np.ndarray:
@@ -62,6 +64,28 @@ def test_refined_poses_move_the_frames():
     assert scale.estimate() == pytest.approx(2.0)
     scale.add(1, pose([0.5, 0, 0]), pose([0.5, 0, 0]))  # the same stamp again: replaced
     assert scale.scale == pytest.approx(1.0)
+
+
+def test_segments_share_the_scale_and_place_the_path_each_their_own_way():
+    """After a slip the odometry is another rigid placement of the same path (motion lost,
+    heading off): with a segment break the fit still holds the exact scale over both; without
+    one the second placement pulls it (also when the first segment alone would be too short)."""
+    turn = np.eye(4)
+    turn[:3, :3] = Rotation.from_rotvec([0.0, 0.0, 0.4]).as_matrix()
+    turn[:3, 3] = [-0.3, 0.2, 0.0]
+    path = [np.array([0.04 * k, 0.002 * k * k, 0.0]) for k in range(20)]
+
+    def run(broken: bool) -> float:
+        scale = OdometryScale(min_baseline=0.1, window=120)
+        for k, p in enumerate(path):
+            if k == 10 and broken:
+                scale.break_segment()
+            odo = pose(p) if k < 10 else turn @ pose(p)
+            scale.add(k, pose(p / 1.6), odo)
+        return scale.scale
+
+    assert run(broken=True) == pytest.approx(1.6, rel=1e-9)
+    assert abs(run(broken=False) / 1.6 - 1.0) > 0.05
 
 
 def test_the_window_follows_a_change_of_the_vision_units():

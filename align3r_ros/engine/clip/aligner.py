@@ -23,7 +23,7 @@ from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.engine.steps.metric_scale import (MetricScaleTracker, estimate_metric_scale,
                                                    metric_scale_enabled, metric_scale_note,
                                                    metric_support)
-from align3r_ros.engine.steps.odometry import OdometryScale
+from align3r_ros.engine.steps.odometry_scale import OdometryScale
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              align_keyframe, keyframe_state)

@@ -6,10 +6,11 @@
   ``world -> odom`` stays near identity until drift appears).
 * Scale: every frame with odometry enters :class:`~align3r_ros.engine.steps.odometry.
   OdometryScale` at its final pose (refined keyframe poses move their points); once it holds
-  it takes precedence over a metric prior (``scale_source`` 'odometry'). A disagreement drops
-  the remembered frames (a slip's frozen positions would pull the fit); the scale stays. A
-  slip before the scale holds cannot be told from motion; its frames enter the fit, whose
-  robust weights discount them as far as the frames around them outnumber them.
+  it takes precedence over a metric prior (``scale_source`` 'odometry'). A disagreeing frame
+  stays out of the fit and starts a new segment of it (the odometry's placement of the path
+  changes at a slip; the scale is shared). A slip before the scale holds cannot be told from
+  motion; its frames enter the fit, whose robust weights discount them as far as the frames
+  around them outnumber them.
 * Drift: a tracked frame's pose gets the odometry motion from the frame
   :data:`MOTION_SPAN` frames before it as a weighted prior (a short span: odometry noise and
   drift accumulate with the frames in between, a slip over it still shows), the refined window
@@ -32,7 +33,8 @@ import torch
 from align3r_ros.config import Align3rConfig
 from align3r_ros.engine.live.keyframes import LiveKeyframe
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
-from align3r_ros.engine.steps.odometry import OdometryScale, fuse_motion, fuse_window
+from align3r_ros.engine.steps.odometry import fuse_motion, fuse_window
+from align3r_ros.engine.steps.odometry_scale import OdometryScale
 from align3r_ros.structures import KeyframePose
 
 #: frames back to the reference of the motion prior and its disagreement test.
@@ -114,9 +116,9 @@ class LiveOdometry:
         _, T_world_ref, T_odom_ref = self._recent[0]
         fused, check = fuse_motion(T_world_ref, T_vision, T_odom_ref, prepared.T_odom_cam, s,
                                    self.config)
-        if check.disagrees:  # a slip: its frozen positions would pull the scale fit
+        if check.disagrees:  # a slip: the odometry's placement of the path changes
             self.disagreements += 1
-            self.scale.forget_frames()
+            self.scale.break_segment()
         else:
             self.scale.add(prepared.stamp_ns, fused, prepared.T_odom_cam)
         self._remember(prepared, fused)
@@ -152,7 +154,7 @@ class LiveOdometry:
                                                s, self.config, linked)
             self.disagreements += disagreements
             if disagreements:
-                self.scale.forget_frames()
+                self.scale.break_segment()
                 note = f'odometry disagrees with vision on {disagreements} keyframe(s) of ' \
                        'the window: down-weighted'
             for kf, T_old, T in zip(window, T_now, T_new):

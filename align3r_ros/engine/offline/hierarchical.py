@@ -25,7 +25,7 @@ from align3r_ros.config import Align3rConfig, GraphKind, MetricScaleMode
 from align3r_ros.engine.steps.frame_prep import PreparedFrame
 from align3r_ros.engine.clip.aligner import clip_metric_estimate, clip_metric_support
 from align3r_ros.engine.steps.metric_scale import metric_scale_enabled, metric_scale_note
-from align3r_ros.engine.steps.odometry import sequence_odometry_scale
+from align3r_ros.engine.steps.odometry_scale import sequence_odometry_scale
 from align3r_ros.engine.steps.output import frame_result
 from align3r_ros.engine.steps.stages import (KeyframeState, StageOutput, align_clip,
                                              anchored_stage_config, keyframe_state,
