@@ -151,6 +151,9 @@ def test_slip_is_reported_outputs_stay_finite_and_accuracy_recovers(targets):
     results, slipped = targets['slip_run']
     metrics = run_metrics(results, frames, slipped, slip)
     assert metrics['finite'] and all(np.isfinite(r.depth).any() for r in results)
+    # the scale survives the slip (measured 2.6 %; 12.9 % at long side 512 when a
+    # disagreement emptied the fit instead of starting a segment of it)
+    assert metrics['scale_error_after_0_3m']['max'] <= 0.03
     assert len(metrics['slip_frames_reported']) >= len(slip) // 2
     assert all(k in slip or k < slip.stop + 5 for k in metrics['disagreeing_frames']
                if k >= slip.start)  # reported at the slip (and while the span covers it)
