@@ -4,7 +4,7 @@ recent frames onto their odometry positions.
 Every frame with odometry (``PreparedFrame.T_odom_cam``) is a point of the fit — not only
 keyframe pairs: with the benchmark's 5 mm per-frame odometry noise, pair ratios over 0.1-0.3 m
 baselines carry 2-7 % each, and an exponential smoothing of them keeps the first, poorest ones
-for many keyframes (9 of 20 noise draws over 3 % after 0.3 m of path, against none with the fit
+for many keyframes (6 of 20 noise draws over 3 % after 0.3 m of path, against none with the fit
 over frames; docs/performance.md).
 
 Frames fall into *segments*: a disagreement between odometry and vision (a slip, a lifted
