@@ -312,8 +312,9 @@ class CameraConfig:
 class ScaleConfig:
     metric: MetricScaleMode = param(MetricScaleMode.AUTO, 'Metric scale from a metric prior: '
                                                           'auto, on or off')
-    smoothing: float = param(0.2, 'Weight of a new keyframe scale estimate in the tracked '
-                                  'scale (exponential smoothing)', low=0.0, high=1.0)
+    smoothing: float = param(0.2, 'Weight of a new keyframe estimate in the metric prior\'s '
+                                  'tracked scale (exponential smoothing; the odometry scale\'s '
+                                  'smoothing is its window)', low=0.0, high=1.0)
     min_pixels: int = param(200, 'Confident static pixels needed for a scale estimate', low=1)
     odometry_min_baseline: float = param(
         0.1, 'Odometry path extent (largest distance between two fitted frames) the metric '

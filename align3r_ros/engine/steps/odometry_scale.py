@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
@@ -173,7 +173,7 @@ def robust_scale_fit(t_world: np.ndarray, t_odom: np.ndarray, min_extent: float,
 
 
 def _shared_scale_fit(t_world: np.ndarray, t_odom: np.ndarray, weights: np.ndarray,
-                      groups: List[np.ndarray]) -> tuple:
+                      groups: List[np.ndarray]) -> Tuple[float, np.ndarray]:
     """Weighted least squares of ``sum_i w_i |t_odom_i - (s R_g t_world_i + t_g)|^2`` with one
     ``s`` and a rotation and offset per group (Umeyama's solution: each group's rotation does
     not depend on ``s``; ``s`` = sum of the groups' ``trace(D S)`` over the sum of their
