@@ -74,7 +74,7 @@ class ClipAligner:
         self.keyframes_added = 0
         self.tracking_losses = 0
         self.odometry_disagreements = 0
-        #: metric scale from the robot's odometry (before a metric prior), see steps/odometry
+        #: metric scale from the robot's odometry (before a metric prior), steps/odometry_scale
         self.odometry = OdometryScale(config.scale.odometry_min_baseline,
                                       config.scale.odometry_window)
         self._scale_source = ''

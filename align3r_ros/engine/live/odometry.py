@@ -4,7 +4,7 @@
   odometry: rotation ``R_odom_cam`` inside, and outputs offset by the frame's odometry position
   once metric, so results and the robot's TF agree from the first frame (``rep105``'s
   ``world -> odom`` stays near identity until drift appears).
-* Scale: every frame with odometry enters :class:`~align3r_ros.engine.steps.odometry.
+* Scale: every frame with odometry enters :class:`~align3r_ros.engine.steps.odometry_scale.
   OdometryScale` at its final pose (refined keyframe poses move their points); once it holds
   it takes precedence over a metric prior (``scale_source`` 'odometry'). A disagreeing frame
   stays out of the fit and starts a new segment of it (the odometry's placement of the path
@@ -65,6 +65,8 @@ class LiveOdometry:
         #: frames seen, and the frame number of each keyframe of the window (by stamp)
         self._frames = 0
         self._keyframe_number: Dict[int, int] = {}
+        #: the stamp of the last frame whose odometry disagreed (kept out of the scale fit)
+        self._disagreed_stamp: Optional[int] = None
 
     @property
     def metres_per_unit(self) -> Optional[float]:
@@ -99,7 +101,8 @@ class LiveOdometry:
         T = keyframe.T_world_cam.double().cpu().numpy()
         self._remember(keyframe.prepared, T)
         self._keyframe_number[int(keyframe.prepared.stamp_ns)] = self._frames
-        self.scale.add(keyframe.prepared.stamp_ns, T, keyframe.prepared.T_odom_cam)
+        if int(keyframe.prepared.stamp_ns) != self._disagreed_stamp:
+            self.scale.add(keyframe.prepared.stamp_ns, T, keyframe.prepared.T_odom_cam)
 
     def prior(self, prepared: PreparedFrame,
               T_world_cam: torch.Tensor) -> Tuple[torch.Tensor, str]:
@@ -118,6 +121,7 @@ class LiveOdometry:
                                    self.config)
         if check.disagrees:  # a slip: the odometry's placement of the path changes
             self.disagreements += 1
+            self._disagreed_stamp = int(prepared.stamp_ns)  # out of the fit as a keyframe too
             self.scale.break_segment()
         else:
             self.scale.add(prepared.stamp_ns, fused, prepared.T_odom_cam)
