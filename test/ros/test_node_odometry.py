@@ -1,7 +1,8 @@
 """The node's odometry input on real rclpy + tf2_ros: a robot node publishes odom -> base_link
 (on /tf, or as nav_msgs/Odometry) and a static base_link -> camera; the engine receives the
 camera's pose in the odometry frame at each image stamp (``Frame.T_odom_cam``). A frame without
-odometry goes on (pushed, counted, reported in /diagnostics)."""
+odometry goes on (pushed, counted, reported in /diagnostics). With the real engine (oracle
+backend) the node's published poses are metres in the odometry's frame."""
 
 from __future__ import annotations
 
@@ -148,5 +149,114 @@ def test_topic_mode_interpolates_odometry_and_mounts_the_camera(rig_factory, con
         assert values['odometry frames with'] == '3'
         assert values['odometry frames without'] == '0'
         assert values['level'] == rig.types.DiagnosticStatus.OK
+    finally:
+        robot.destroy_node()
+
+
+class GroundTruthEngine:
+    """The real engine with the oracle backend: each pushed frame (which the node filled with
+    its odometry from TF) gets its ground-truth depth and pose by stamp, as the oracle needs;
+    everything else is the engine's own."""
+
+    def __init__(self, config, truth) -> None:
+        from align3r_ros.engine.engine import Engine
+        self.engine = Engine.from_config(config)
+        self.truth = truth  # stamp -> the 7-Scenes Frame
+        self.pushed = []  # (stamp, T_odom_cam or None)
+
+    def push(self, frame):
+        self.pushed.append((frame.stamp_ns, frame.T_odom_cam))
+        truth = self.truth[frame.stamp_ns]
+        return self.engine.push(dataclasses.replace(frame, gt_depth=truth.gt_depth,
+                                                    gt_T_world_cam=truth.gt_T_world_cam))
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+
+def _seven_scenes_stream(shared, count: int):
+    from align3r_ros.benchmarks.stream_cases import ping_pong
+    from align3r_ros.evaluation.datasets import DatasetKind, load_sequence
+    seq = load_sequence(DatasetKind.SEVEN_SCENES, shared / 'data' / '7scenes_redkitchen')
+    return list(ping_pong(seq.frames, count, STEP))
+
+
+@pytest.mark.parametrize('odometry', ['tf', 'none'])
+def test_real_engine_is_metric_from_the_robots_tf(rig_factory, context, shared, odometry):
+    """The node with the real engine (oracle backend, live mode, K from CameraInfo) and a robot
+    publishing odom -> base_link on /tf and base_link -> camera on /tf_static: once the camera
+    has moved, the node's published poses are metres in the odometry's frame (the world starts
+    at the first frame's odometry) and /diagnostics says the scale comes from odometry. The
+    odometry is the truth (the oracle's world) seen through the mounting. With
+    ``input.odometry: none`` the same run is not metric (the checks turn round); with the
+    engine ignoring ``Frame.T_odom_cam`` the tf run fails ('none' == 'odometry')."""
+    from align3r_ros.config_io import load_config
+    from align3r_ros.messages.camera_info import intrinsics_to_camera_info
+    from align3r_ros.messages.header import make_header
+    from align3r_ros.messages.image import rgb_to_image_msg
+    from align3r_ros.messages.transforms import matrix_to_transform_stamped
+    from align3r_ros.geometry.se3 import invert_transform
+
+    frames = _seven_scenes_stream(shared, 24)
+    stamps = [T0 + k * STEP for k in range(len(frames))]
+    truth = dict(zip(stamps, frames))
+    overrides = [('input.odometry', odometry), ('frames.tf_mode', 'none'),
+                 ('pairwise.backend', 'oracle'), ('preprocess.long_side', 64),
+                 ('camera.intrinsics', 'known'), ('input.queue_size', len(frames)),
+                 ('runtime.threads', 1)]
+
+    def make(config=None):
+        cfg = load_config({'pairwise': {'backend': 'oracle'}, 'preprocess': {'long_side': 64},
+                           'camera': {'intrinsics': 'known'}, 'runtime': {'threads': 1},
+                           'input': {'odometry': odometry}})
+        return GroundTruthEngine(cfg, truth)
+
+    rig = rig_factory(overrides=overrides, factory=EngineFactory(make))
+    published = rig.listen('/align3r/odometry', rig.types.Odometry)
+    rig.listen('/diagnostics', rig.types.DiagnosticArray)
+    robot = _robot(rig, context)
+    try:
+        odom_tf = tf2_ros.TransformBroadcaster(robot)
+        rig.start()
+        listening = odometry == 'tf'  # with none the node reads no TF at all
+        if listening:
+            rig.spin_until(lambda: odom_tf.pub_tf.get_subscription_count() >= 1,
+                           what='/tf broadcaster matched by the node')
+            _wait_static(rig)
+        T_base_cam_inv = invert_transform(T_BASE_CAM)
+        for frame, stamp in zip(frames, stamps):
+            odom_tf.sendTransform(matrix_to_transform_stamped(
+                frame.gt_T_world_cam @ T_base_cam_inv, stamp, 'odom', 'base_link', rig.types))
+            if listening:
+                rig.spin_until(lambda s=stamp: rig.node._tf_buffer.can_transform(
+                    'odom', 'base_link', Time(nanoseconds=s)), what='odom -> base at the node')
+            header = make_header(stamp, 'cam_optical', rig.types)
+            h, w = frame.rgb.shape[:2]
+            previous = rig.node._inputs._latest_camera
+            rig.info_pub.publish(intrinsics_to_camera_info(frame.K, w, h, header, rig.types))
+            rig.spin_until(lambda p=previous: rig.node._inputs._latest_camera is not p,
+                           what='camera_info taken')
+            before = rig.node.frames_received
+            rig.image_pub.publish(rgb_to_image_msg(frame.rgb, header, rig.types, 'rgb8'))
+            rig.spin_until(lambda b=before: rig.node.frames_received > b,
+                           what=f'frame {stamp}')
+        rig.spin_until(lambda: len(published) == len(frames), timeout_s=300.0,
+                       what='every frame\'s pose')
+        pushed = rig.factory.built[-1].pushed
+        assert [s for s, _ in pushed] == stamps
+        values = rig.diagnostics()
+        positions = np.array([[m.pose.pose.position.x, m.pose.pose.position.y,
+                               m.pose.pose.position.z] for m in published])
+        truth_positions = np.stack([f.gt_T_world_cam[:3, 3] for f in frames])
+        late = slice(len(frames) - 6, None)  # 0.22 to 0.39 m of camera path
+        error = np.linalg.norm(positions[late] - truth_positions[late], axis=1)
+        if odometry == 'tf':
+            assert all(T is not None for _, T in pushed)
+            assert values['scale source'] == 'odometry'
+            assert error.max() < 0.03, error  # metres, in the odometry's frame
+        else:
+            assert all(T is None for _, T in pushed)
+            assert values['scale source'] != 'odometry'
+            assert error.max() > 0.03, error  # units, not metres: not where the robot is
     finally:
         robot.destroy_node()
