@@ -320,8 +320,8 @@ class ScaleConfig:
         0.1, 'Odometry path extent (largest distance between two fitted frames) the metric '
              'scale from odometry needs', unit='m', low=0.0)
     odometry_window: int = param(
-        120, 'Latest frames with odometry in the metric scale fit (the fit is its smoothing)',
-        low=2)
+        120, 'Latest frames with odometry in the metric scale fit (the fit is its smoothing; '
+             'its cost per frame grows with the square)', low=2, high=500)
 
 
 @dataclass(frozen=True)
