@@ -82,10 +82,11 @@ def travelled(T_world_cam: np.ndarray) -> np.ndarray:
 def run_metrics(results: Sequence, frames: Sequence, odometry: Optional[np.ndarray],
                 slip: Optional[range]) -> Dict:
     """The accuracy figures of one run (``results`` in frame order, one per frame)."""
-    gt = np.stack([f.gt_T_world_cam[:3, 3] for f in frames])
+    gt_T_world_cam = np.stack([f.gt_T_world_cam for f in frames])
+    gt = gt_T_world_cam[:, :3, 3]
     est = np.stack([r.T_world_cam[:3, 3] for r in results])
     metric = np.array([bool(r.is_metric) for r in results])
-    distance = travelled(np.stack([f.gt_T_world_cam for f in frames]))
+    distance = travelled(gt_T_world_cam)
     out: Dict = {'frames': len(results), 'trajectory_length_m': float(distance[-1]),
                  'metric_frames': int(metric.sum()),
                  'first_metric_frame': int(np.argmax(metric)) if metric.any() else None,
@@ -134,9 +135,10 @@ def odometry_case(case: str, frames: int, long_side: int, slip_start: int, devic
     gt = np.stack([f.gt_T_world_cam for f in stream])
     slip = range(slip_start, slip_start + SLIP_FRAMES) if case == 'slip' else None
     odometry = None
+    noise = OdometryNoise(slip=(slip.start, slip.stop) if slip else None, seed=seed,
+                          noise_model=noise_model)
     if case != 'vision':
-        odometry = simulate_odometry(gt, OdometryNoise(
-            slip=(slip.start, slip.stop) if slip else None, seed=seed, noise_model=noise_model))
+        odometry = simulate_odometry(gt, noise)
         stream = [dataclasses.replace(f, T_odom_cam=T) for f, T in zip(stream, odometry)]
     config = oracle_config(long_side, stream={'mode': 'live'}, output={'resolution': 'input'},
                            camera={'intrinsics': 'known'},
@@ -146,7 +148,7 @@ def odometry_case(case: str, frames: int, long_side: int, slip_start: int, devic
     out = {'case': case, 'long_side': long_side, 'push_seconds': run['push_seconds'],
            **run_metrics(results, stream, odometry, slip)}
     if case != 'vision' and noise_model == 'walk':
-        bound = walk_scale_bound(gt, OdometryNoise().translation_noise_m)
+        bound = walk_scale_bound(gt, noise.translation_noise_m)
         out['walk_scale_bound_at_0_3m'] = float(bound[np.argmax(travelled(gt) >= SCALE_AFTER_M)])
     windows = {'after_slip': list(range(slip_start + SLIP_FRAMES,
                                         min(slip_start + SLIP_FRAMES + AFTER_SLIP_FRAMES,

@@ -149,20 +149,21 @@ def robust_scale_fit(t_world: np.ndarray, t_odom: np.ndarray, min_extent: float,
     """
     t_world = np.asarray(t_world, np.float64)
     t_odom = np.asarray(t_odom, np.float64)
+    if len(t_odom) < 2:
+        return None
     segments = np.zeros(len(t_odom), np.int64) if segments is None else np.asarray(segments)
     same = segments[:, None] == segments[None, :]
     d_odom = np.where(same, squareform(pdist(t_odom)), 0.0)
     d_world = np.where(same, squareform(pdist(t_world)), 0.0)
-    if len(t_odom) < 2 or float(d_odom.max()) < min_extent or \
-            float(d_world.max()) <= _MIN_VISION_SPREAD:
+    if float(d_odom.max()) < min_extent or float(d_world.max()) <= _MIN_VISION_SPREAD:
         return None
     pairs = np.triu((d_world > _MIN_VISION_SPREAD) & (d_odom > 0), 1)
     log_ratio = np.log(d_odom[pairs]) - np.log(d_world[pairs])
     order = np.argsort(log_ratio)
     mass = np.cumsum(d_odom[pairs][order] ** 2)  # a pair's information grows with its length^2
     scale = math.exp(float(log_ratio[order][np.searchsorted(mass, 0.5 * mass[-1])]))
-    misfit = np.abs(d_odom - scale * d_world)
-    weights = _cauchy(np.array([np.median(misfit[k, same[k]]) for k in range(len(t_odom))]))
+    misfit = np.where(same, np.abs(d_odom - scale * d_world), np.nan)  # within segments only
+    weights = _cauchy(np.nanmedian(misfit, axis=1))
     groups = [np.flatnonzero(segments == g) for g in np.unique(segments)]
     for _ in range(_IRLS_STEPS):
         scale, residual = _shared_scale_fit(t_world, t_odom, weights, groups)
@@ -213,11 +214,6 @@ def sequence_odometry_scale(T_world_cam: Sequence[np.ndarray],
                             T_odom_cam: Sequence[Optional[np.ndarray]],
                             min_baseline: float) -> Optional[float]:
     """One scale for frames aligned together (an offline clip): the robust fit over all its
-    frames with odometry."""
-    usable = [k for k, (T, T_odom) in enumerate(zip(T_world_cam, T_odom_cam))
-              if T_odom is not None and np.all(np.isfinite(T))]
-    if len(usable) < 2:
-        return None
-    return robust_scale_fit(np.stack([np.asarray(T_world_cam[k])[:3, 3] for k in usable]),
-                            np.stack([np.asarray(T_odom_cam[k])[:3, 3] for k in usable]),
-                            min_baseline)
+    frames with odometry (one :class:`OdometryScale` holding them all)."""
+    scale = OdometryScale(min_baseline, window=len(T_world_cam))
+    return scale.add_frames(range(len(T_world_cam)), T_world_cam, T_odom_cam)
