@@ -116,7 +116,10 @@ def run_metrics(results: Sequence, frames: Sequence, odometry: Optional[np.ndarr
 
 
 def window_ate(results: Sequence, frames: Sequence, window: Sequence[int]) -> Optional[float]:
-    """SE(3) ATE over the frames of ``window`` (their own rigid fit)."""
+    """SE(3) ATE over the frames of ``window`` (their own rigid fit); None for fewer than 3
+    (a run too short to reach the window)."""
+    if len(window) < 3:
+        return None
     est = np.stack([results[k].T_world_cam[:3, 3] for k in window])
     gt = np.stack([frames[k].gt_T_world_cam[:3, 3] for k in window])
     return se3_ate(est, gt)

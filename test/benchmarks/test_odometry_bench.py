@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from align3r_ros.benchmarks.odometry import depth_scale_error, run_metrics, se3_ate, targets
+from align3r_ros.benchmarks.odometry import (depth_scale_error, run_metrics, se3_ate, targets,
+                                             window_ate)
 from align3r_ros.benchmarks.odometry_sim import OdometryNoise, simulate_odometry
 from align3r_ros.geometry.se3 import relative_transform
 from align3r_ros.structures import Frame, FrameResult
@@ -87,6 +88,8 @@ def test_metrics_of_a_known_run():
     assert out['metric_frames'] == 18 and out['first_metric_frame'] == 2
     assert out['scale_error_after_0_3m']['max'] == pytest.approx(0.02, rel=1e-5)
     assert out['slip_frames_reported'] == [5, 6] and out['after_slip_frames'] == list(range(8, 20))
+    assert window_ate(results, frames, range(8, 20)) == pytest.approx(0.0, abs=1e-9)
+    assert window_ate(results, frames, []) is None  # a run too short for the window
     assert depth_scale_error(np.full((2, 2), np.nan), np.ones((2, 2))) is None
     shrunk = gt[:, :3, 3] * 0.9
     assert se3_ate(shrunk, gt[:, :3, 3]) > 0.01  # no scale fitted: a scale error shows
