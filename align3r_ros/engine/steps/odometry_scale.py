@@ -25,6 +25,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
+from align3r_ros.geometry.sim3 import umeyama_alignment
+
 #: vision positions spanning less than this (alignment units) give no scale.
 _MIN_VISION_SPREAD = 1e-9
 #: re-weightings of the robust fit.
@@ -176,30 +178,26 @@ def robust_scale_fit(t_world: np.ndarray, t_odom: np.ndarray, min_extent: float,
 def _shared_scale_fit(t_world: np.ndarray, t_odom: np.ndarray, weights: np.ndarray,
                       groups: List[np.ndarray]) -> Tuple[float, np.ndarray]:
     """Weighted least squares of ``sum_i w_i |t_odom_i - (s R_g t_world_i + t_g)|^2`` with one
-    ``s`` and a rotation and offset per group (Umeyama's solution: each group's rotation does
-    not depend on ``s``; ``s`` = sum of the groups' ``trace(D S)`` over the sum of their
-    weighted variances). Returns (s, (N,) residuals in metres)."""
-    centred = []
-    numerator = denominator = 0.0
+    ``s`` and a rotation and offset per group. Each group's rotation does not depend on ``s``
+    (:func:`~align3r_ros.geometry.sim3.umeyama_alignment` of the group), and the shared ``s``
+    is the groups' own Umeyama scales averaged with the weights ``sum_i w_i |t_world_i -
+    mean_g|^2`` (their weighted spreads). Returns (s, (N,) residuals in metres)."""
+    fits = []
     for rows in groups:
         w = weights[rows]
         if len(rows) < 2 or not w.sum() > 0:
             continue
+        fit = umeyama_alignment(t_world[rows], t_odom[rows], w)
         src = t_world[rows] - (w @ t_world[rows]) / w.sum()
         dst = t_odom[rows] - (w @ t_odom[rows]) / w.sum()
-        U, S, Vt = np.linalg.svd((dst * w[:, None]).T @ src)
-        D = np.ones(3)
-        if np.linalg.det(U) * np.linalg.det(Vt) < 0:
-            D[2] = -1.0
-        numerator += float(S @ D)
-        denominator += float(w @ np.sum(src ** 2, axis=1))
-        centred.append((rows, src @ (U @ np.diag(D) @ Vt).T, dst))
-    if not denominator > 0:
+        fits.append((rows, fit, src, dst, float(w @ np.sum(src ** 2, axis=1))))
+    spread = sum(f[4] for f in fits)
+    if not spread > 0:
         return float('nan'), np.zeros(len(t_odom))
-    scale = numerator / denominator
+    scale = sum(fit.scale * group_spread for _, fit, _, _, group_spread in fits) / spread
     residual = np.zeros(len(t_odom))
-    for rows, rotated, dst in centred:
-        residual[rows] = np.linalg.norm(dst - scale * rotated, axis=1)
+    for rows, fit, src, dst, _ in fits:
+        residual[rows] = np.linalg.norm(dst - scale * src @ fit.R.T, axis=1)
     return scale, residual
 
 
